@@ -1,0 +1,93 @@
+"""The client every hook uses: ZeroMQ REQ with the Lazy Pirate pattern.
+
+A request is sent, the socket is polled for the reply with a timeout; with no
+reply the socket is closed with LINGER 0 and reopened, and the same request is
+sent again, up to ``retries`` times. Resending is safe because the daemon
+de-duplicates on the event id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import zmq
+
+from .errors import SntakeoverError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 2.5  # seconds per attempt
+DEFAULT_RETRIES = 3
+
+
+class NoDaemon(SntakeoverError):
+    """No daemon answered on the endpoint within the retries."""
+
+
+class BadReply(SntakeoverError):
+    """The daemon answered with something that is not a JSON object."""
+
+
+def request(
+    req: dict[str, Any],
+    *,
+    endpoint: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    context: zmq.Context | None = None,
+) -> dict[str, Any]:
+    """Send one request and return the decoded reply.
+
+    :param timeout: seconds to wait for a reply per attempt.
+    :param retries: attempts in total (at least 1).
+    :raises NoDaemon: no reply after all attempts.
+    :raises BadReply: the reply is not a JSON object.
+    """
+    body = json.dumps(req, separators=(",", ":")).encode()
+    ctx = context or zmq.Context()
+    try:
+        for attempt in range(1, max(1, retries) + 1):
+            sock = ctx.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDTIMEO, int(timeout * 1000))
+            try:
+                sock.connect(endpoint)
+                try:
+                    sock.send(body)
+                except zmq.Again:
+                    log.debug("send attempt %d to %s timed out", attempt, endpoint)
+                    continue
+                deadline = time.monotonic() + timeout
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    if sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+                        raw = sock.recv()
+                        try:
+                            reply = json.loads(raw)
+                        except ValueError as exc:
+                            raise BadReply(f"reply is not JSON: {raw[:200]!r}") from exc
+                        if not isinstance(reply, dict):
+                            raise BadReply(f"reply is not a JSON object: {raw[:200]!r}")
+                        return reply
+                log.debug("no reply from %s on attempt %d/%d", endpoint, attempt, retries)
+            finally:
+                sock.close(linger=0)
+        raise NoDaemon(f"no sntakeover daemon answered on {endpoint} ({retries} attempt(s), {timeout:g}s each)")
+    finally:
+        if context is None:
+            ctx.term()
+
+
+def send_event(event: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """Send one normalised event (``op: event``)."""
+    return request({"v": 1, "op": "event", "event": event}, **kw)
+
+
+def send_raw(source: str, payload: Any, **kw: Any) -> dict[str, Any]:
+    """Send a monitoring tool's own payload for the daemon's adapter (``op: raw``)."""
+    return request({"v": 1, "op": "raw", "source": source, "payload": payload}, **kw)

@@ -1,0 +1,102 @@
+"""JSON Schemas: found, checked and compiled once at start-up.
+
+The schema files live in the repository's top-level ``schemas/`` directory and
+are installed as the ``sntakeover.schemas`` package data, so an installed
+(non-editable) package finds them through :mod:`importlib.resources`. A source
+checkout that was never installed falls back to ``<repo>/schemas``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from .errors import EventRejected
+
+log = logging.getLogger(__name__)
+
+#: formats the schemas rely on; each must have a real checker installed.
+REQUIRED_FORMATS = ("date-time",)
+
+
+def schema_texts() -> dict[str, str]:
+    """Return ``{file name: text}`` for every ``*.json`` schema file."""
+    out: dict[str, str] = {}
+    try:
+        root = resources.files("sntakeover.schemas")
+        for entry in root.iterdir():
+            if entry.name.endswith(".json"):
+                out[entry.name] = entry.read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        pass
+    if not out:
+        src = Path(__file__).resolve().parent.parent / "schemas"
+        for p in sorted(src.glob("*.json")):
+            out[p.name] = p.read_text(encoding="utf-8")
+    if not out:
+        raise FileNotFoundError("no JSON schema files found (package sntakeover.schemas or ./schemas)")
+    return out
+
+
+def _check_formats() -> None:
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    missing = [f for f in REQUIRED_FORMATS if f not in checker.checkers]
+    if missing:
+        raise RuntimeError(
+            f"format checker(s) {', '.join(missing)} not available; install rfc3339-validator "
+            "(without it 'time' would not be checked)"
+        )
+
+
+@dataclass(frozen=True)
+class Validators:
+    """Compiled validators keyed by short name (``event.v1``, ``alertmanager.v4``...)."""
+
+    by_name: dict[str, jsonschema.protocols.Validator]
+    by_id: dict[str, str]  # $id -> short name
+
+    def names(self) -> Iterable[str]:
+        return self.by_name.keys()
+
+    def validate(self, name: str, instance: Any) -> None:
+        """Raise :class:`EventRejected` with the JSON path and message of the best error."""
+        validator = self.by_name[name]
+        err = best_match(validator.iter_errors(instance))
+        if err is not None:
+            raise EventRejected(err.json_path, err.message)
+
+    def is_valid(self, name: str, instance: Any) -> bool:
+        return self.by_name[name].is_valid(instance)
+
+
+def load_validators() -> Validators:
+    """Read every schema, check it against its meta-schema, and build the validators."""
+    _check_formats()
+    schemas: dict[str, dict[str, Any]] = {}
+    for fname, text in schema_texts().items():
+        try:
+            schemas[fname.removesuffix(".json")] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RuntimeError(f"schema {fname} is not valid JSON: {exc}") from exc
+    for name, s in schemas.items():
+        if "$id" not in s or not str(s["$id"]).startswith("urn:"):
+            raise RuntimeError(f"schema {name} has no urn: $id")
+        jsonschema.Draft202012Validator.check_schema(s)
+    registry: Registry = Registry().with_resources(
+        (s["$id"], DRAFT202012.create_resource(s)) for s in schemas.values()
+    ).crawl()
+    cls = jsonschema.Draft202012Validator
+    by_name = {
+        name: cls(s, registry=registry, format_checker=cls.FORMAT_CHECKER) for name, s in schemas.items()
+    }
+    log.debug("loaded schemas: %s", ", ".join(sorted(by_name)))
+    return Validators(by_name=by_name, by_id={s["$id"]: n for n, s in schemas.items()})
