@@ -30,6 +30,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.snmove",
     "sntakeover.builtin.verify",
     "sntakeover.builtin.notify_log",
+    # adapters, one per monitoring source (sntakeover_adapt)
 )
 
 ENTRYPOINT_GROUP = PROJECT

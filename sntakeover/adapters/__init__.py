@@ -1,0 +1,1 @@
+"""Adapters: one plugin module per monitoring source, turning its payload into events."""
