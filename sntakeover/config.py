@@ -57,10 +57,13 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "batch_size": (0, "Nodes per snmove call; 0 = all nodes of one backup in one call."),
         "postscripts": ("", "Value for snmove -P (extra postscripts), empty for none."),
         "destn": ({}, "Table backup SN -> its name as known by the nodes (snmove -D); empty = let snmove find the IP."),
+        "check_backup": (True, "Leave out nodes whose backup SN does not answer nodestat either."),
     },
     "verify": {
         "retries": (1, "Times to re-read the database when a node is not on its backup yet."),
         "interval": (2.0, "Seconds between verification reads."),
+        "node_check": (True, "Also read the server file on every node through xdsh (the node really uses the backup)."),
+        "xcatinfo_path": ("/etc/xcatinfo", "File on the node that names its server (XCATSERVER=...)."),
     },
     "adapters": {},
     "plugins": {},

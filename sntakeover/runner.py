@@ -14,7 +14,7 @@ import selectors
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,16 @@ class CommandResult:
 class Runner(Protocol):
     """Anything that can run an argv on the MN."""
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None) -> CommandResult: ...
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: str | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> CommandResult:
+        """Run ``argv``; ``on_start(pid)`` is called once the process exists (0 if remote)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -83,7 +92,14 @@ class LocalRunner:
         if path_prefix:
             self.env["PATH"] = os.pathsep.join([*path_prefix, self.env.get("PATH", "")])
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None) -> CommandResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: str | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> CommandResult:
         args = check_argv(argv)
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
@@ -99,6 +115,8 @@ class LocalRunner:
             )
         except OSError as exc:
             return CommandResult(args, 127, "", f"{args[0]}: {exc.strerror or exc}\n", False, time.monotonic() - start)
+        if on_start is not None:
+            on_start(proc.pid)
         out, err, timed_out, truncated = _drain(proc, stdin, start + limit, self.output_cap)
         return CommandResult(
             args,

@@ -1,0 +1,193 @@
+"""``sntakeover serve``: the long-running daemon.
+
+The intake loop in the main thread owns the ROUTER socket (one owner per
+socket), polls with a timeout so it notices a stop request, and replies only
+after :class:`~sntakeover.intake.Intake` has committed the event. The engine
+runs in its own threads. SIGTERM/SIGINT stop gracefully; a second one stops at
+once (incidents resume on the next start).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from . import __version__
+from .config import Config
+from .engine import Engine
+from .errors import AlreadyRunning, SntakeoverError
+from .intake import Intake
+from .plugins import Hooks, get_plugin_manager
+from .runner import LocalRunner, Runner
+from .store import Store
+from .validation import load_validators
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 500
+MAX_MESSAGE = 8 * 1024 * 1024
+
+
+def make_runner(config: Config) -> Runner:
+    x = config["xcat"]
+    if x["runner"] == "ssh":
+        from .sshrunner import SSHRunner  # noqa: PLC0415 - only needed for remote MNs
+
+        return SSHRunner.from_config(config)
+    return LocalRunner(timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"])
+
+
+class Lock:
+    """An exclusive ``flock`` on a file, held for the daemon's lifetime."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise AlreadyRunning(f"another sntakeover daemon (pid {other}) already holds {what} ({path})") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def prepare_runtime_dir(path: Path) -> None:
+    """Create the ipc directory so only the daemon's user and group can enter it (0750)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o750)
+    st = path.stat()
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o027:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o027)
+
+
+class Daemon:
+    def __init__(self, config: Config, *, runner: Runner | None = None, pm=None) -> None:
+        self.config = config
+        self.validators = load_validators()
+        self.pm = pm or get_plugin_manager(
+            load_entrypoints=config.get("daemon", "load_entrypoints"), blocked=config.get("daemon", "plugins_blocked")
+        )
+        self.hooks = Hooks(self.pm)
+        self.runner = runner or make_runner(config)
+        self._stop = threading.Event()
+        self._signals = 0
+        self.started = time.time()
+        self.locks: list[Lock] = []
+        self.store: Store | None = None
+        self.engine: Engine | None = None
+
+    def status(self) -> dict[str, Any]:
+        assert self.store is not None and self.engine is not None
+        open_rows = self.store.unfinished()
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "uptime": round(time.time() - self.started, 1),
+            "endpoint": self.config.endpoint,
+            "store": str(self.config.store_path),
+            "open_incidents": [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"]} for r in open_rows],
+            "working_on": self.engine.busy(),
+            "plugins": sorted(name for name, _ in self.pm.list_name_plugin()),
+            **self.store.counts(),
+        }
+
+    def request_stop(self, signum: int | None = None, frame: Any = None) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            log.warning("second signal: stopping now; unfinished incidents resume on the next start")
+            os._exit(1)
+        log.info("stopping (signal %s)", signum)
+        self._stop.set()
+
+    def _acquire(self) -> None:
+        state_dir = self.config.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        self.locks.append(Lock(state_dir / "sntakeover.lock", "the state directory"))
+        ep = self.config.endpoint
+        if ep.startswith("ipc://"):
+            sock = Path(ep[len("ipc://"):])
+            prepare_runtime_dir(sock.parent)
+            self.locks.append(Lock(sock.with_name(sock.name + ".lock"), f"the endpoint {ep}"))
+            if sock.exists():  # we hold the lock, so this is a leftover of a dead daemon
+                sock.unlink()
+
+    def serve(self, *, install_signals: bool = True) -> int:
+        self._acquire()
+        try:
+            self.store = Store(self.config.store_path)
+            self.engine = Engine(self.config, self.store, self.hooks, self.runner)
+            intake = Intake(
+                self.config, self.store, self.validators, self.hooks, on_stored=self.engine.wake, status=self.status
+            )
+            if install_signals:
+                signal.signal(signal.SIGTERM, self.request_stop)
+                signal.signal(signal.SIGINT, self.request_stop)
+            pending = len(self.store.unfinished())
+            self.engine.start()
+            log.info("sntakeover %s listening on %s (store %s, %d unfinished incident(s) to resume)",
+                     __version__, self.config.endpoint, self.config.store_path, pending)
+            self._intake_loop(intake)
+            self.engine.stop(timeout=10.0)
+            log.info("stopped")
+            return 0
+        finally:
+            if self.store is not None:
+                self.store.close()
+            for lock in self.locks:
+                lock.release()
+
+    def _intake_loop(self, intake: Intake) -> None:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 1000)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        sock.setsockopt(zmq.SNDTIMEO, 1000)
+        old_umask = os.umask(0o007)
+        try:
+            sock.bind(self.config.endpoint)
+        except zmq.ZMQError as exc:
+            sock.close(linger=0)
+            ctx.term()
+            raise SntakeoverError(f"cannot bind {self.config.endpoint}: {exc}") from exc
+        finally:
+            os.umask(old_umask)
+        try:
+            while not self._stop.is_set():
+                if not sock.poll(POLL_MS, zmq.POLLIN):
+                    continue
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    continue
+                if len(frames) < 2:
+                    intake.count("malformed")
+                    continue
+                reply = intake.handle(frames[-1])
+                try:
+                    sock.send_multipart([*frames[:-1], _encode(reply)])
+                except zmq.ZMQError as exc:  # the client went away; it will resend
+                    intake.count("unroutable")
+                    log.debug("reply not delivered: %s", exc)
+        finally:
+            sock.close(linger=1000)
+            ctx.term()
+
+
+def _encode(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, separators=(",", ":")).encode()

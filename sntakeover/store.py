@@ -1,0 +1,329 @@
+"""Durable store: one SQLite file in WAL mode.
+
+Tables: ``events`` (every accepted event, unique on its id, with a
+``processed`` flag so an acknowledged event that was not yet applied is applied
+after a crash), ``raw`` (monitoring payloads as received), ``incidents`` (at most
+one open per service node, enforced by a partial unique index), ``timeline``
+(append-only transitions and notes), ``nodes`` (per-node plan and verdict) and
+``commands`` (every xCAT command run for an incident).
+
+Writes use ``synchronous=FULL``: when :meth:`Store.add_event` returns, the event
+is on disk, and only then is it acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import StoreError
+from .model import Event, Incident, State
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    servicenode TEXT NOT NULL,
+    received TEXT NOT NULL,
+    body TEXT NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0,
+    incident_id INTEGER,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events(processed) WHERE processed = 0;
+CREATE TABLE IF NOT EXISTS raw (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    received TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    event_ids TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS incidents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    servicenode TEXT NOT NULL,
+    state TEXT NOT NULL,
+    opened TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    closed TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    requested INTEGER NOT NULL DEFAULT 0,
+    nodes TEXT NOT NULL DEFAULT '[]',
+    plan TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_open_incident ON incidents(servicenode) WHERE closed IS NULL;
+CREATE TABLE IF NOT EXISTS timeline (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    time TEXT NOT NULL,
+    from_state TEXT,
+    to_state TEXT,
+    reason TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timeline_incident ON timeline(incident_id);
+CREATE TABLE IF NOT EXISTS nodes (
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    node TEXT NOT NULL,
+    source TEXT NOT NULL,
+    backup TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    updated TEXT NOT NULL,
+    PRIMARY KEY (incident_id, node)
+);
+CREATE TABLE IF NOT EXISTS commands (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER,
+    started TEXT NOT NULL,
+    argv TEXT NOT NULL,
+    pid INTEGER,
+    rc INTEGER,
+    timed_out INTEGER,
+    duration REAL,
+    stdout TEXT,
+    stderr TEXT
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """Thread-safe access to the SQLite store (one connection, one lock)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.executescript(DDL)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        self.db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """An immediate write transaction, committed on success."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            else:
+                self.db.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.db.execute(sql, args).fetchall()
+
+    # -- events ------------------------------------------------------------------
+
+    def add_event(self, event: Event) -> tuple[bool, int | None]:
+        """Store an event durably. Returns ``(duplicate, seq)``."""
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO events (id, kind, servicenode, received, body) VALUES (?,?,?,?,?)",
+                (event.id, event.kind, event.servicenode, now(), json.dumps(event.to_dict(), sort_keys=True)),
+            )
+            if cur.rowcount == 0:
+                return True, None
+            return False, cur.lastrowid
+
+    def add_events(self, events: list[Event], raw: tuple[str, Any] | None = None) -> list[tuple[bool, int | None]]:
+        """Store several events (and the raw payload they came from) in one transaction."""
+        out: list[tuple[bool, int | None]] = []
+        with self.tx() as db:
+            for event in events:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO events (id, kind, servicenode, received, body) VALUES (?,?,?,?,?)",
+                    (event.id, event.kind, event.servicenode, now(), json.dumps(event.to_dict(), sort_keys=True)),
+                )
+                out.append((cur.rowcount == 0, cur.lastrowid if cur.rowcount else None))
+            if raw is not None:
+                db.execute(
+                    "INSERT INTO raw (source, received, payload, event_ids) VALUES (?,?,?,?)",
+                    (raw[0], now(), json.dumps(raw[1], sort_keys=True), json.dumps([e.id for e in events])),
+                )
+        return out
+
+    def pending_events(self) -> list[tuple[int, Event]]:
+        rows = self.query("SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq")
+        return [(r["seq"], Event.from_dict(json.loads(r["body"]))) for r in rows]
+
+    def mark_processed(self, db: sqlite3.Connection, seq: int, incident_id: int | None, outcome: str) -> None:
+        db.execute(
+            "UPDATE events SET processed = 1, incident_id = ?, outcome = ? WHERE seq = ?", (incident_id, outcome, seq)
+        )
+
+    def counts(self) -> dict[str, int]:
+        rows = self.query("SELECT processed, COUNT(*) AS n FROM events GROUP BY processed")
+        c = {"events": 0, "events_pending": 0}
+        for r in rows:
+            c["events"] += r["n"]
+            if not r["processed"]:
+                c["events_pending"] = r["n"]
+        return c
+
+    # -- incidents ---------------------------------------------------------------
+
+    def open_incident(self, db: sqlite3.Connection, servicenode: str) -> sqlite3.Row | None:
+        return db.execute(
+            "SELECT * FROM incidents WHERE servicenode = ? AND closed IS NULL", (servicenode,)
+        ).fetchone()
+
+    def create_incident(
+        self, db: sqlite3.Connection, servicenode: str, state: State, reason: str, *, requested: bool, nodes: list[str]
+    ) -> int:
+        t = now()
+        closed = t if state.terminal else None
+        cur = db.execute(
+            "INSERT INTO incidents (servicenode, state, opened, updated, closed, reason, requested, nodes)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (servicenode, state.value, t, t, closed, reason, int(requested), json.dumps(sorted(nodes))),
+        )
+        iid = int(cur.lastrowid)
+        db.execute(
+            "INSERT INTO timeline (incident_id, time, from_state, to_state, reason) VALUES (?,?,?,?,?)",
+            (iid, t, None, state.value, reason),
+        )
+        return iid
+
+    def transition(self, iid: int, to: State, reason: str, *, db: sqlite3.Connection | None = None) -> str:
+        """Move an incident to ``to``; returns the previous state. Terminal states close it."""
+
+        def _do(c: sqlite3.Connection) -> str:
+            row = c.execute("SELECT state FROM incidents WHERE id = ?", (iid,)).fetchone()
+            if row is None:
+                raise StoreError(f"no incident {iid}")
+            t = now()
+            c.execute(
+                "UPDATE incidents SET state = ?, updated = ?, reason = ?, closed = ? WHERE id = ?",
+                (to.value, t, reason, t if to.terminal else None, iid),
+            )
+            c.execute(
+                "INSERT INTO timeline (incident_id, time, from_state, to_state, reason) VALUES (?,?,?,?,?)",
+                (iid, t, row["state"], to.value, reason),
+            )
+            return str(row["state"])
+
+        if db is not None:
+            return _do(db)
+        with self.tx() as c:
+            return _do(c)
+
+    def note(self, iid: int, text: str, *, db: sqlite3.Connection | None = None) -> None:
+        """Append a note (no state change) to the incident's timeline."""
+        sql = "INSERT INTO timeline (incident_id, time, from_state, to_state, reason) VALUES (?,?,NULL,NULL,?)"
+        if db is not None:
+            db.execute(sql, (iid, now(), text))
+        else:
+            with self.tx() as c:
+                c.execute(sql, (iid, now(), text))
+
+    def set_nodes_restriction(self, db: sqlite3.Connection, iid: int, nodes: list[str]) -> None:
+        db.execute("UPDATE incidents SET nodes = ? WHERE id = ?", (json.dumps(sorted(nodes)), iid))
+
+    def save_plan(self, iid: int, plan_dict: dict[str, Any], node_rows: list[tuple[str, str, str, str, str]]) -> None:
+        """Store the plan and the per-node rows ``(node, source, backup, status, detail)``."""
+        t = now()
+        with self.tx() as db:
+            db.execute("UPDATE incidents SET plan = ?, updated = ? WHERE id = ?", (json.dumps(plan_dict), t, iid))
+            for node, source, backup, status, detail in node_rows:
+                db.execute(
+                    "INSERT INTO nodes (incident_id, node, source, backup, status, detail, updated) VALUES (?,?,?,?,?,?,?)"
+                    " ON CONFLICT(incident_id, node) DO UPDATE SET status=excluded.status, detail=excluded.detail,"
+                    " updated=excluded.updated",
+                    (iid, node, source, backup, status, detail, t),
+                )
+
+    def set_node_status(self, iid: int, verdicts: dict[str, tuple[str, str]]) -> None:
+        t = now()
+        with self.tx() as db:
+            for node, (status, detail) in verdicts.items():
+                db.execute(
+                    "UPDATE nodes SET status = ?, detail = ?, updated = ? WHERE incident_id = ? AND node = ?",
+                    (status, detail, t, iid, node),
+                )
+
+    def incident(self, iid: int) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM incidents WHERE id = ?", (iid,))
+        return rows[0] if rows else None
+
+    def incident_view(self, row: sqlite3.Row) -> Incident:
+        return Incident(
+            id=row["id"],
+            servicenode=row["servicenode"],
+            state=State(row["state"]),
+            opened=row["opened"],
+            reason=row["reason"],
+            nodes=tuple(json.loads(row["nodes"])),
+            requested=bool(row["requested"]),
+        )
+
+    def unfinished(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM incidents WHERE closed IS NULL ORDER BY id")
+
+    def incidents(self, limit: int = 100) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM incidents ORDER BY id DESC LIMIT ?", (limit,))
+
+    def timeline(self, iid: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM timeline WHERE incident_id = ? ORDER BY seq", (iid,))
+
+    def node_rows(self, iid: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM nodes WHERE incident_id = ? ORDER BY node", (iid,))
+
+    def events_of(self, iid: int) -> list[sqlite3.Row]:
+        return self.query("SELECT seq, id, kind, received, outcome FROM events WHERE incident_id = ? ORDER BY seq", (iid,))
+
+    # -- commands ----------------------------------------------------------------
+
+    def command_started(self, iid: int | None, argv: list[str]) -> int:
+        with self.tx() as db:
+            cur = db.execute(
+                "INSERT INTO commands (incident_id, started, argv) VALUES (?,?,?)", (iid, now(), json.dumps(argv))
+            )
+            return int(cur.lastrowid)
+
+    def command_pid(self, seq: int, pid: int) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE commands SET pid = ? WHERE seq = ?", (pid, seq))
+
+    def command_finished(self, seq: int, rc: int, timed_out: bool, duration: float, stdout: str, stderr: str) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE commands SET rc = ?, timed_out = ?, duration = ?, stdout = ?, stderr = ? WHERE seq = ?",
+                (rc, int(timed_out), duration, stdout[-65536:], stderr[-65536:], seq),
+            )
+
+    def unfinished_commands(self, iid: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM commands WHERE incident_id = ? AND rc IS NULL ORDER BY seq", (iid,))
+
+    def commands_of(self, iid: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM commands WHERE incident_id = ? ORDER BY seq", (iid,))

@@ -1,0 +1,92 @@
+"""Parsers for xCAT command output (formats in xcat.md §2.2 and §3)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+#: what an xCAT object name may look like (same as schemas/event.v1.json)
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def valid_name(name: str) -> bool:
+    return bool(NAME_RE.match(name))
+
+
+def check_names(names: Iterable[str]) -> list[str]:
+    """Return the names, refusing any that could be read as an option or a pattern."""
+    out = list(names)
+    bad = [n for n in out if not valid_name(n)]
+    if bad:
+        raise ValueError(f"invalid xCAT object name(s): {', '.join(map(repr, bad[:5]))}")
+    return out
+
+
+def perl_regex_literal(name: str) -> str:
+    """Escape a name for a Perl regex (lsdef -w =~): only '.' is special in valid names."""
+    return name.replace(".", r"\.")
+
+
+def parse_lsdef(text: str) -> dict[str, dict[str, str]]:
+    """Parse a long ``lsdef`` listing: ``Object name: cn1`` then ``    attr=value`` lines."""
+    objs: dict[str, dict[str, str]] = {}
+    cur: dict[str, str] | None = None
+    for line in text.splitlines():
+        if line.startswith("Object name: "):
+            name = line[len("Object name: "):].split("  (", 1)[0].strip()
+            cur = objs.setdefault(name, {})
+        elif cur is not None and line.startswith("    ") and "=" in line:
+            k, v = line.strip().split("=", 1)
+            cur[k] = v
+    return objs
+
+
+def parse_node_lines(text: str) -> dict[str, list[str]]:
+    """Parse ``node: text`` lines (nodestat, xdsh, rpower) into node -> lines."""
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        node, sep, rest = line.partition(": ")
+        if sep and valid_name(node):
+            out.setdefault(node, []).append(rest)
+        elif line.endswith(":") and valid_name(line[:-1]):
+            out.setdefault(line[:-1], []).append("")
+    return out
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The ``Error: ...`` lines of an xCAT command, without the prefix (and a ``[host]: `` insert)."""
+    out = []
+    for line in stderr.splitlines():
+        if line.startswith("Error: "):
+            msg = line[len("Error: "):]
+            msg = re.sub(r"^\[[^\]]+\]: ", "", msg)
+            out.append(msg)
+    return out
+
+
+def attribute_errors(stdout: str, stderr: str, nodes: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Split error text into per-node errors and the rest.
+
+    A line is charged to every planned node it names as a whole word (node
+    names can be prefixes of each other: ``cn1`` must not match ``cn10``).
+    Lines that name no node are returned as general errors.
+    """
+    wanted = set(nodes)
+    per_node: dict[str, list[str]] = {}
+    general: list[str] = []
+    lines = error_lines(stderr)
+    # plain (non-Error:) messages that xCAT prints for node problems, on either stream
+    plain = ("Could not determine", "not responding", "Command failed", "Could not run", "Invalid nodes")
+    for line in stdout.splitlines() + [ln for ln in stderr.splitlines() if not ln.startswith("Error: ")]:
+        if any(p in line for p in plain):
+            lines.append(line)
+    token = re.compile(r"(?<![A-Za-z0-9._-])([A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]|[A-Za-z0-9])(?![A-Za-z0-9_-])")
+    for line in lines:
+        hit = {t for t in token.findall(line) if t in wanted}
+        if "Invalid nodes in noderange:" in line:
+            hit |= {n for n in line.split(":", 1)[1].split(",") if n.strip() in wanted}
+        if not hit:
+            general.append(line)
+        for n in hit:
+            per_node.setdefault(n, []).append(line)
+    return {n: " | ".join(v) for n, v in per_node.items()}, general
