@@ -194,7 +194,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .plugins import get_plugin_manager
+    from .plugins import get_plugin_manager, plugin_names
     from .validation import load_validators
 
     cfg = _config(args)
@@ -205,7 +205,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  endpoint {cfg.endpoint}")
     print(f"  store    {cfg.store_path}")
     print(f"  schemas  {', '.join(sorted(validators.names()))}")
-    print(f"  plugins  {', '.join(sorted(n for n, _ in pm.list_name_plugin()))}")
+    print(f"  plugins  {', '.join(plugin_names(pm))}")
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ from .config import Config
 from .engine import Engine
 from .errors import AlreadyRunning, SntakeoverError
 from .intake import Intake
-from .plugins import Hooks, get_plugin_manager
+from .plugins import Hooks, get_plugin_manager, plugin_names
 from .runner import LocalRunner, Runner
 from .store import Store
 from .validation import load_validators
@@ -102,7 +102,7 @@ class Daemon:
             "store": str(self.config.store_path),
             "open_incidents": [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"]} for r in open_rows],
             "working_on": self.engine.busy(),
-            "plugins": sorted(name for name, _ in self.pm.list_name_plugin()),
+            "plugins": plugin_names(self.pm),
             **self.store.counts(),
         }
 

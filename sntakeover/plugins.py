@@ -62,6 +62,11 @@ def get_plugin_manager(
     return pm
 
 
+def plugin_names(pm: pluggy.PluginManager) -> list[str]:
+    """Names of the registered plugins (blocked names excluded)."""
+    return sorted(name for name, plugin in pm.list_name_plugin() if plugin is not None)
+
+
 class Hooks:
     """Typed calls into the plugin manager; core code never touches ``pm.hook``."""
 

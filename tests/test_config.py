@@ -1,0 +1,71 @@
+"""Configuration: defaults in code, unknown keys rejected by name, types checked."""
+
+import pytest
+
+from sntakeover import config
+from sntakeover.cli import main
+from sntakeover.errors import ConfigError
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_give_an_ipc_endpoint_in_the_runtime_dir():
+    c = config.build({})
+    assert c.endpoint == "ipc:///run/sntakeover/intake.sock"
+    assert str(c.store_path) == "/var/lib/sntakeover/sntakeover.db"
+
+
+def test_every_path_and_endpoint_is_configurable(tmp_path):
+    c = config.load(write(tmp_path, f"""
+[daemon]
+state_dir = "{tmp_path}/s"
+runtime_dir = "{tmp_path}/r"
+store = "{tmp_path}/x.db"
+endpoint = "tcp://127.0.0.1:5999"
+[xcat]
+path = ["/opt/xcat/bin", "/opt/xcat/sbin"]
+"""))
+    assert c.endpoint == "tcp://127.0.0.1:5999"
+    assert str(c.store_path) == f"{tmp_path}/x.db"
+    assert c.get("xcat", "path") == ["/opt/xcat/bin", "/opt/xcat/sbin"]
+
+
+def test_unknown_key_is_rejected_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'takeover.stratgy'"):
+        config.load(write(tmp_path, '[takeover]\nstratgy = "snmove"\n'))
+
+
+def test_unknown_section_is_rejected_naming_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown section \[takover\]"):
+        config.load(write(tmp_path, "[takover]\n"))
+
+
+def test_wrong_type_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match=r"confirm.quorum: expected an integer"):
+        config.load(write(tmp_path, '[confirm]\nquorum = "two"\n'))
+
+
+def test_fence_required_without_method_is_rejected():
+    with pytest.raises(ConfigError, match="fence.required"):
+        config.build({"fence": {"required": True}})
+
+
+def test_bad_toml_names_the_file(tmp_path):
+    p = write(tmp_path, "[daemon\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        config.load(p)
+
+
+def test_check_config_command(tmp_path, capsys):
+    good = write(tmp_path, '[takeover]\nmax_nodes = 500\n')
+    assert main(["check-config", "--config", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "OK" in out and "event.v1" in out and "sntakeover.builtin.snmove" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[daemon]\nendpoint = 'http://x'\n")
+    assert main(["check-config", "--config", str(bad)]) == 1
+    assert "daemon.endpoint must start with ipc:// or tcp://" in capsys.readouterr().err

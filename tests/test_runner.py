@@ -1,0 +1,45 @@
+"""The local runner: argv only, timeout, output cap, stdout/stderr kept apart."""
+
+import sys
+
+import pytest
+
+from sntakeover.runner import LocalRunner
+
+
+def test_refuses_a_shell_string():
+    with pytest.raises(TypeError):
+        LocalRunner().run("snmove -s sn1")
+
+
+def test_arguments_are_never_interpreted_by_a_shell(tmp_path):
+    marker = tmp_path / "pwned"
+    res = LocalRunner().run(["echo", f"$(touch {marker})", ";", "rm", "-rf", "/"])
+    assert res.rc == 0 and not marker.exists()
+    assert res.stdout == f"$(touch {marker}) ; rm -rf /\n"
+
+
+def test_timeout_kills_the_process_group():
+    res = LocalRunner().run([sys.executable, "-c", "import time; print('x', flush=True); time.sleep(30)"], timeout=0.5)
+    assert res.timed_out and res.stdout == "x\n" and res.duration < 10
+
+
+def test_output_cap_and_both_streams_drained():
+    code = "import sys; sys.stdout.write('o'*3000000); sys.stderr.write('e'*3000000)"
+    res = LocalRunner(output_cap=1000).run([sys.executable, "-c", code], timeout=30)
+    assert res.rc == 0 and res.truncated
+    assert res.stdout == "o" * 1000 and res.stderr == "e" * 1000
+
+
+def test_missing_program_is_rc_127_not_an_exception():
+    res = LocalRunner().run(["definitely-not-a-command-xyz"])
+    assert res.rc == 127 and "definitely-not-a-command-xyz" in res.stderr
+
+
+def test_path_prefix_finds_simulated_commands(tmp_path):
+    b = tmp_path / "bin"
+    b.mkdir()
+    (b / "nodels").write_text("#!/bin/sh\necho simulated\n")
+    (b / "nodels").chmod(0o755)
+    res = LocalRunner(path_prefix=[str(b)]).run(["nodels"])
+    assert res.stdout == "simulated\n"
