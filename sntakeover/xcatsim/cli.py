@@ -1,0 +1,77 @@
+"""``sntakeover sim ...``: create and manipulate a simulated cluster.
+
+    sim init --dir D [--nodes N] [--sns sn1,sn2,...] [--os AIX|Linux] [--latency S]
+    sim fail SN | heal SN | node-down NODE | node-up NODE   --dir D
+    sim show --dir D [--json]
+
+``--dir`` defaults to ``$XCATSIM_DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from . import cluster
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sntakeover sim", description="simulated xCAT cluster")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def add(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_)
+        sp.add_argument("--dir", default=os.environ.get("XCATSIM_DIR"), help="cluster directory ($XCATSIM_DIR)")
+        return sp
+
+    sp = add("init", "create a cluster")
+    sp.add_argument("--nodes", type=int, default=64)
+    sp.add_argument("--sns", default="sn1,sn2,sn3,sn4")
+    sp.add_argument("--os", choices=("AIX", "Linux"), default="AIX")
+    sp.add_argument("--latency", type=float, default=0.0)
+    sp.add_argument("--extnfs", default="extnfs01")
+    for name, what in (("fail", "SN"), ("heal", "SN"), ("node-down", "NODE"), ("node-up", "NODE")):
+        add(name, f"{name} {what}").add_argument("target", metavar=what)
+    add("show", "show SN states").add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not args.dir:
+        print("sim: --dir or XCATSIM_DIR is required", file=sys.stderr)
+        return 2
+    try:
+        if args.cmd == "init":
+            d = cluster.init_cluster(args.dir, nodes=args.nodes, sns=[s for s in args.sns.split(",") if s],
+                                     os=args.os, latency=args.latency, extnfs=args.extnfs)
+            print(f"cluster created in {d}; put {cluster.bin_dir(d)} first on PATH")
+        elif args.cmd == "fail":
+            cluster.fail_sn(args.dir, args.target)
+        elif args.cmd == "heal":
+            cluster.heal_sn(args.dir, args.target)
+        elif args.cmd in ("node-down", "node-up"):
+            cluster.set_node_up(args.dir, args.target, args.cmd == "node-up")
+        else:
+            state = cluster.load_state(args.dir)
+            if args.json:
+                print(cluster.dumps_summary(state))
+            else:
+                s = cluster.summary(state)
+                print(f"{'SN':<8} {'state':<6} {'power':<6} first-for")
+                for sn, info in s["sns"].items():
+                    print(f"{sn:<8} {'up' if info['up'] else 'DOWN':<6} {info['power']:<6} {info['first_for']}")
+                print(f"compute nodes: {s['nodes']}, down: {','.join(s['nodes_down']) or '-'}, "
+                      f"latency: {s['latency']}s")
+    except (KeyError, OSError, ValueError) as e:
+        print(f"sim: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""lsdef, chdef and nodels against the simulated tables (node objects only)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from . import noderange
+from . import state as st
+
+log = logging.getLogger(__name__)
+
+_SEL = re.compile(r"^([\w.]+?)(==|!=|=~|!~|=)(.*)$")
+
+
+def _attr_dict(state: dict[str, Any], n: str) -> dict[str, str]:
+    d = {a: st.node_attr(state, n, a) for a in st.NODE_ATTRS}
+    d["objtype"] = "node"
+    return d
+
+
+def _match(value: str, op: str, want: str) -> bool:
+    if not value:
+        return False
+    if op in ("==", "="):
+        return value == want
+    if op == "!=":
+        return value != want
+    rx = want[1:-1] if len(want) > 1 and want.startswith("/") and want.endswith("/") else want
+    found = re.search(rx, value) is not None
+    return found if op == "=~" else not found
+
+
+def _bad_attr(attr: str) -> str:
+    return f"'{attr}' is not a valid attribute name for an object type of 'node'."
+
+
+def lsdef(ctx: Any, args: list[str]) -> None:
+    state = ctx.state
+    names: list[str] = []
+    attrs: list[str] | None = None
+    where: list[str] = []
+    longf = compress = False
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-t", "--type", "-o", "--objects", "-i", "-w") and i + 1 < len(args):
+            v = args[i + 1]
+            if a in ("-t", "--type") and v != "node":
+                ctx.E(f"Object type '{v}' is not supported by this simulator.")
+                return
+            if a in ("-o", "--objects"):
+                names.append(v)
+            elif a == "-i":
+                attrs = (attrs or []) + [x for x in v.split(",") if x]
+            elif a == "-w":
+                where.append(v)
+            i += 2
+            continue
+        if a in ("-l", "--long"):
+            longf = True
+        elif a in ("-c", "--compress"):
+            compress = True
+        elif not a.startswith("-"):
+            names.append(a)
+        i += 1
+    nodes: list[str] = []
+    for nr in names:
+        found, missing = noderange.expand(state, nr)
+        if not found and not missing:
+            ctx.E(f"No node in '{nr}', check the noderange syntax.")
+        for m in missing:
+            ctx.E(f"Could not find an object named '{m}' of type 'node'.")
+        nodes.extend(n for n in found if n not in nodes)
+    if not names:
+        nodes = st.all_nodes(state)
+    if attrs:
+        for a in attrs:
+            if a not in st.NODE_ATTRS and a != "objtype":
+                ctx.E(_bad_attr(a))
+        attrs = sorted(a for a in set(attrs) if a in st.NODE_ATTRS or a == "objtype")
+    for w in where:
+        m = _SEL.match(w)
+        if not m:
+            ctx.E(f"Incorrect selection string: {w}")
+            return
+        nodes = [n for n in nodes if _match(st.node_attr(state, n, m[1]) if m[1] in st.NODE_ATTRS else "",
+                                            m[2], m[3])]
+    if not nodes:
+        if not ctx.rc:
+            ctx.info("No object definitions have been found")
+        return
+    nodes = sorted(nodes)
+    if not (longf or attrs is not None or names):
+        for n in nodes:
+            ctx.data(f"{n}  (node)")
+        return
+    for n in nodes:
+        d = _attr_dict(state, n)
+        if not compress:
+            ctx.data(f"Object name: {n}")
+        keys = attrs if attrs is not None else sorted(k for k, v in d.items() if v)
+        for k in keys:
+            ctx.data(f"{n}: {k}={d.get(k, '')}" if compress else f"    {k}={d.get(k, '')}")
+
+
+def chdef(ctx: Any, args: list[str]) -> None:
+    state = ctx.state
+    mode = ""
+    names: list[str] = []
+    assigns: list[tuple[str, str]] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-t", "-o") and i + 1 < len(args):
+            if a == "-o":
+                names.append(args[i + 1])
+            i += 2
+            continue
+        if a in ("-p", "--plus"):
+            mode = "p"
+        elif a in ("-m", "--minus"):
+            mode = "m"
+        elif "=" in a:
+            k, _, v = a.partition("=")
+            assigns.append((k, v))
+        elif not a.startswith("-"):
+            names.append(a)
+        i += 1
+    errors = False
+    for k, _ in assigns:
+        if k not in st.NODE_ATTRS:
+            ctx.E(_bad_attr(k))
+            errors = True
+    if errors or not names:
+        if not names:
+            ctx.E("No object names were provided.")
+        ctx.E("One or more errors occured when attempting to create or modify xCAT object definitions.")
+        return
+    targets: list[str] = []
+    for nr in names:
+        found, missing = noderange.expand(state, nr)
+        targets.extend(found + missing)
+    created: list[str] = []
+    modified = 0
+    for n in targets:
+        if n not in state["tables"]["nodelist"]:
+            if "groups" not in dict(assigns):
+                ctx.E(f"Attribute 'groups' is not specified for node '{n}', skipping to the next node.")
+                errors = True
+                continue
+            state["tables"]["nodelist"][n] = {"groups": ""}
+            ctx.changes.append(("a", "nodelist", n, {}, {}))
+            st.machine(state, n)
+            created.append(n)
+        per_table: dict[str, dict[str, str]] = {}
+        for k, v in assigns:
+            t, c = st.NODE_ATTRS[k]
+            cur = st.node_attr(state, n, k)
+            if mode == "p":
+                items = [x for x in cur.split(",") if x]
+                v = ",".join(items + [x for x in v.split(",") if x and x not in items])
+            elif mode == "m":
+                drop = set(v.split(","))
+                v = ",".join(x for x in cur.split(",") if x and x not in drop)
+            per_table.setdefault(t, {})[c] = v
+        changed = False
+        for t, vals in per_table.items():
+            own = state["tables"].setdefault(t, {}).get(n, {})
+            diff = {c: v for c, v in vals.items() if own.get(c, "") != v}
+            if diff:
+                changed = True
+                st.set_node_attrs(state, n, t, diff, ctx.changes)
+        if changed or n in created:
+            modified += 1
+    if errors:
+        ctx.E("One or more errors occured when attempting to create or modify xCAT object definitions.")
+        return
+    if created:
+        ctx.info(f"New object definitions '{','.join(created)}' have been created.")
+    if modified:
+        ctx.info(f"{modified} object definitions have been created or modified.")
+    else:
+        ctx.info("No object definitions have been created or modified.")
+
+
+def nodels(ctx: Any, args: list[str]) -> None:
+    state = ctx.state
+    header = "-H" in args or "--with-fieldname" in args
+    blame = "-b" in args or "--blame" in args
+    rest = [a for a in args if not a.startswith("-")]
+    nr = "all"
+    if rest and "." not in rest[0] and not _SEL.match(rest[0]):
+        nr = rest.pop(0)
+    elif rest and not re.match(r"^\w+\.\w+", rest[0]):
+        nr = rest.pop(0)
+    cols: list[tuple[str, str]] = []
+    filters: list[tuple[str, str, str, str]] = []
+    for spec in rest:
+        m = re.match(r"^(\w+)\.(\w+)(==|!=|=~|!~)?(.*)$", spec)
+        if not m or m[1] not in st.NODE_TABLES or m[2] not in st.NODE_TABLES[m[1]]:
+            col = spec.split("=")[0].split("!")[0]
+            ctx.E(f"{col} not a valid table.column description")
+            return
+        if m[3]:
+            filters.append((m[1], m[2], m[3], m[4]))
+        else:
+            cols.append((m[1], m[2]))
+    nodes, missing = noderange.expand(state, nr)
+    if missing:
+        ctx.error("Invalid nodes and/or groups in noderange: " + ",".join(missing), 1)
+        return
+    for t, c, op, want in filters:
+        nodes = [n for n in nodes if _match(st.get_attr(state, n, t, c), op, want)]
+    for n in sorted(nodes, key=noderange.natural_key):
+        if not cols:
+            ctx.data(n)
+            continue
+        for t, c in cols:
+            v, origin = st.get_attr(state, n, t, c, with_origin=True)
+            tail = f" (inherited from group {origin})" if blame and origin else ""
+            if header or len(cols) > 1:
+                ctx.data(f"{n}: {t}.{c}: {v}{tail}")
+            else:
+                ctx.data(f"{n}: {v}{tail}")
