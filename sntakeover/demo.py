@@ -1,0 +1,138 @@
+"""``sntakeover demo``: a whole takeover on a simulated cluster, start to finish.
+
+Builds a simulated xCAT cluster (64 AIX diskless nodes on 4 service nodes,
+NFS on an external server) in a temporary directory, starts the daemon as its
+own process, fails one SN, sends the event exactly as a Nagios event handler
+would (``sntakeover send`` as a child process), follows the incident, prints
+its timeline and the per-node result, and cleans up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .client import NoDaemon, request
+from .engine import summary
+from .store import Store
+
+WAIT = 120.0
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 0.0, keep: bool = False) -> int:
+    from . import xcatsim
+
+    sn_list = [s for s in sns.split(",") if s]
+    if len(sn_list) < 2:
+        print("sntakeover demo: need at least two service nodes", file=sys.stderr)
+        return 2
+    top = Path(tempfile.mkdtemp(prefix="sntakeover-demo-"))
+    proc: subprocess.Popen | None = None
+    try:
+        cluster = Path(xcatsim.init_cluster(top / "cluster", nodes=nodes, sns=tuple(sn_list), latency=latency))
+        bindir = Path(xcatsim.bin_dir(cluster))
+        failed = sn_list[0]
+        _say(f"== simulated xCAT cluster in {cluster}: {nodes} AIX diskless nodes, service nodes {', '.join(sn_list)}")
+        env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
+        served = subprocess.run(["lsdef", "-t", "node", "-w", f"servicenode=~^{failed}(,|$)", "-i", "servicenode"],
+                                capture_output=True, text=True, env=env).stdout.count("Object name:")
+        _say(f"   {served} nodes have {failed} as their first service node")
+
+        cfg = top / "config.toml"
+        cfg.write_text(
+            f'[daemon]\nstate_dir = "{top}/state"\nruntime_dir = "{top}/run"\nlog_level = "info"\n'
+            f'[xcat]\npath = ["{bindir}"]\n[confirm]\nrounds = 3\ninterval = 0.5\n[verify]\ninterval = 0.5\n'
+        )
+        endpoint = f"ipc://{top}/run/intake.sock"
+        log = open(top / "daemon.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)],
+                                stdout=log, stderr=subprocess.STDOUT)
+        _wait_ping(endpoint, proc)
+        _say(f"== daemon pid {proc.pid} listening on {endpoint}")
+
+        xcatsim.fail_sn(cluster, failed)
+        _say(f"== {failed} crashed (no ping, no ssh, xcatd gone); its nodes keep running on the external NFS server")
+
+        hook = [sys.executable, "-m", "sntakeover", "send", "--endpoint", endpoint, "--kind", "sn.down",
+                "--servicenode", failed, "--tool", "nagios", "--host", "mon1", "--ref", "4711",
+                "--state-type", "hard", "--severity", "critical", "--detail", "CRITICAL - Host Unreachable"]
+        _say("== the monitoring hook runs: sntakeover send --kind sn.down --servicenode "
+             f"{failed} --tool nagios --ref 4711 --state-type hard ...")
+        r = subprocess.run(hook, capture_output=True, text=True, timeout=60)
+        _say(f"   ack: {r.stdout.strip()}")
+        if r.returncode != 0:
+            _say(r.stderr)
+            return 1
+        iid, state = _follow(top / "state" / "sntakeover.db", failed)
+        store = Store(top / "state" / "sntakeover.db", readonly=True)
+        try:
+            from .cli import render_incident
+
+            _say("")
+            _say(render_incident(summary(store, iid)))
+        finally:
+            store.close()
+        _say("")
+        show = subprocess.run([sys.executable, "-m", "sntakeover", "sim", "show", "--dir", str(cluster)],
+                              capture_output=True, text=True)
+        _say(show.stdout.rstrip())
+        ok = state == "done"
+        _say(f"\n== incident {iid} ended {state}: " + ("every node verified on its backup, no reboot"
+                                                        if ok else "see the timeline above"))
+        return 0 if ok else 1
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if keep:
+            _say(f"(kept {top})")
+        else:
+            shutil.rmtree(top, ignore_errors=True)
+
+
+def _wait_ping(endpoint: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the daemon exited at start-up")
+        try:
+            request({"v": 1, "op": "ping"}, endpoint=endpoint, timeout=0.5, retries=1)
+            return
+        except NoDaemon:
+            continue
+    raise RuntimeError("the daemon did not answer within 20 s")
+
+
+def _follow(db: Path, sn: str) -> tuple[int, str]:
+    """Print each state as the incident reaches it; return (id, final state)."""
+    deadline = time.monotonic() + WAIT
+    last = None
+    iid = 0
+    while time.monotonic() < deadline:
+        store = Store(db, readonly=True)
+        try:
+            rows = store.query("SELECT id, state, reason, closed FROM incidents WHERE servicenode = ? ORDER BY id DESC LIMIT 1", (sn,))
+        finally:
+            store.close()
+        if rows:
+            iid, state, reason, closed = rows[0]["id"], rows[0]["state"], rows[0]["reason"], rows[0]["closed"]
+            if state != last:
+                _say(f"   incident {iid}: {state:<10} {reason}")
+                last = state
+            if closed:
+                return iid, state
+        time.sleep(0.1)
+    return iid, last or "unknown"
