@@ -1,0 +1,361 @@
+"""snmove behaviour of the simulator, against xcat.md section 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from sntakeover.xcatsim import commands_log, fail_sn, init_cluster, load_state, set_node_up
+from sntakeover.xcatsim.state import get_attr, node_attr
+from tests.xcatsim_helpers import run
+
+# Expectations tagged [R] in xcat.md 2.7 (observed with the real snmove.pm); compared separately.
+CONFIRMED_R = {
+    "test_validation_errors_exit_0": "no backup SN / -i with -P / invalid nodes / too many args exit 0",
+    "test_unknown_option": "stderr 'Unknown option: x', usage on stdout, exit 0",
+    "test_clean_i_move_with_D_output": "Moving.../Setting... with blank lines, makeconservercf",
+    "test_source_is_regex_first_entry_only": "-s regex, first entry only",
+    "test_source_alternation_selects_both": "-s 'sn1|sn10'",
+    "test_group_inherited_servicenode_counts_and_node_row_written": "inherited values count, node-level row",
+    "test_dest_prepended": "-d sn3 on sn1,sn2 -> sn3,sn1,sn2",
+    "test_second_entry_even_with_source": "2nd entry even with -s",
+    "test_tftp_nfs_replaced_only_if_old_xcatmaster": "external NFS stays",
+    "test_monserver_one_part_invalid_exit_1": "monserver invalid, non-fatal, exit 1",
+    "test_conserver_and_makeconservercf_even_with_i": "conserver + makeconservercf with -i",
+    "test_statelite_rewritten_per_node": "statelite per-node rows even with -i",
+    "test_unreachable_dest_sn": "Could not get IP addresses..., exit 0",
+    "test_last_matching_network_row": "last networks row",
+    "test_second_source_run_no_objects": "Could not get xCAT object definitions. exit 1",
+    "test_os_must_be_exactly_AIX": "aix counts as Linux -> mix error",
+    "test_more_than_two_entries": "non-fatal >2 message",
+    "test_resolve_failure": "Could not resolve node",
+}
+
+
+@pytest.fixture
+def c(tmp_path):
+    return init_cluster(tmp_path / "c", nodes=8, sns=("sn1", "sn2", "sn3", "sn4"))
+
+
+def test_clean_i_move_with_D_output(c):
+    r = run(c, "snmove", "cn1", "-i", "-D", "10.1.0.2")
+    assert r.rc == 0
+    assert r.out == ("Moving nodes to their backup service nodes.\n\n"
+                     "Setting new values in the xCAT database.\n\n"
+                     "Running makeconservercf cn1\n")
+    assert r.err == ""
+
+
+def test_default_move_output_and_no_summary(c):
+    r = run(c, "snmove", "-s", "sn1")
+    assert r.rc == 0, r.err
+    lines = r.out.split("\n")
+    assert lines[:5] == ["Moving nodes to their backup service nodes.", "", "Setting new values in the xCAT database.",
+                         "", "Running makeconservercf cn1,cn2"]
+    assert "Checking the default routes on the nodes." in lines
+    assert r.out.index("Checking the default routes") < r.out.index("Updating the bootlist.\n\n")
+    assert "Running postscripts on the nodes." in lines
+    assert lines[-2] == "cn2: Running of postscripts has completed."
+
+
+def test_usage_help_exit_0(c):
+    r = run(c, "snmove", "-h")
+    assert r.rc == 0
+    assert r.out.startswith("\nsnmove - Move xCAT compute nodes from one xCAT service node to a \nbackup service node.\n")
+    assert "\nUsage: \n" in r.out
+
+
+def test_unknown_option(c):
+    r = run(c, "snmove", "-x", "cn1")
+    assert r.rc == 0
+    assert r.err == "Unknown option: x\n"
+    assert "Usage: " in r.out
+
+
+def test_bundled_options(c):
+    r = run(c, "snmove", "-iVd", "sn2", "cn1", "-D", "10.1.0.2")
+    assert r.rc == 0, r.err
+    assert node_attr(load_state(c), "cn1", "servicenode") == "sn2,sn1"
+
+
+@pytest.mark.parametrize("argv,text", [
+    (["cn1", "-i", "-P", "syslog"], "-P and -i flags cannot be specified at the same time.\n\n"),
+    (["cn1", "cn2"], "Too many paramters.\n\n"),
+    ([], "A node range or the source service node must be specified.\n\n"),
+])
+def test_validation_errors_exit_0(c, argv, text):
+    r = run(c, "snmove", *argv)
+    assert r.rc == 0
+    assert r.out.startswith(text)
+    assert "Moving nodes" not in r.out
+
+
+def test_invalid_nodes_in_noderange(c):
+    r = run(c, "snmove", "cn1,cn9,cn10")
+    assert r.rc == 0
+    assert r.out == "Moving nodes to their backup service nodes.\n\nInvalid nodes in noderange:cn9,cn10\n"
+
+
+def test_resolve_failure(c):
+    run(c, "chdef", "cn1", "ip=")
+    with_ip = load_state(c)
+    assert with_ip["tables"]["hosts"]["cn1"]["ip"] == ""
+    r = run(c, "snmove", "cn1")
+    assert r.rc == 1
+    assert r.err == "Error: Could not resolve node 'cn1'.\n\n"
+
+
+def test_second_source_run_no_objects(c):
+    assert run(c, "snmove", "-s", "sn1", "-i").rc == 0
+    r = run(c, "snmove", "-s", "sn1", "-i")
+    assert r.rc == 1
+    assert r.err == "Error: Could not get xCAT object definitions.\n\n"
+
+
+def test_source_is_regex_first_entry_only(tmp_path):
+    c = init_cluster(tmp_path / "c", nodes=20, sns=[f"sn{i}" for i in range(1, 11)])
+    before = load_state(c)
+    sn10_nodes = [n for n in before["tables"]["noderes"] if node_attr(before, n, "servicenode").startswith("sn10,")]
+    assert sn10_nodes
+    r = run(c, "snmove", "-s", "sn1", "-i")
+    assert r.rc == 0, r.err
+    after = load_state(c)
+    for n in sn10_nodes:
+        assert node_attr(after, n, "servicenode") == node_attr(before, n, "servicenode")
+    moved = [n for n in after["tables"]["noderes"] if node_attr(before, n, "servicenode") == "sn1,sn2"]
+    assert moved and all(node_attr(after, n, "servicenode") == "sn2,sn1" for n in moved)
+    # nodes with sn1 second are untouched
+    for n in after["tables"]["noderes"]:
+        if node_attr(before, n, "servicenode") == "sn2,sn1":
+            assert node_attr(after, n, "servicenode") == "sn2,sn1"
+
+
+def test_source_alternation_selects_both(tmp_path):
+    c = init_cluster(tmp_path / "c", nodes=20, sns=[f"sn{i}" for i in range(1, 11)])
+    before = load_state(c)
+    r = run(c, "snmove", "-s", "sn1|sn10", "-i")
+    assert r.rc == 0, r.err
+    after = load_state(c)
+    for n in before["tables"]["noderes"]:
+        b = node_attr(before, n, "servicenode")
+        if b.split(",")[0] in ("sn1", "sn10"):
+            assert node_attr(after, n, "servicenode") == ",".join(reversed(b.split(",")))
+
+
+def test_group_inherited_servicenode_counts_and_node_row_written(c):
+    run(c, "chdef", "cn1", "servicenode=")
+    # put the value on the group row only
+    import json
+    p = c / "cluster.json"
+    s = json.loads(p.read_text())
+    s["tables"]["noderes"]["pair1"] = {"servicenode": "sn1,sn2"}
+    p.write_text(json.dumps(s))
+    r = run(c, "snmove", "cn1", "-i")
+    assert r.rc == 0, r.err
+    after = load_state(c)
+    assert after["tables"]["noderes"]["cn1"]["servicenode"] == "sn2,sn1"
+    assert after["tables"]["noderes"]["pair1"]["servicenode"] == "sn1,sn2"
+
+
+def test_empty_servicenode_counts_as_site_master(c):
+    r = run(c, "snmove", "-s", "192.168.0.1", "-i", "-D", "x")
+    # selects the SNs themselves (no os on a Linux-less AIX cluster -> they are AIX; no backup SN)
+    assert r.rc == 0
+    assert "Error: Could not determine a backup service node for node sn1." in r.err
+
+
+def test_dest_prepended(c):
+    r = run(c, "snmove", "cn1", "-d", "sn3", "-D", "10.1.0.3", "-i")
+    assert r.rc == 0, r.err
+    assert node_attr(load_state(c), "cn1", "servicenode") == "sn3,sn1,sn2"
+
+
+def test_second_entry_even_with_source(c):
+    run(c, "chdef", "cn1", "servicenode=sn1,sn3")
+    r = run(c, "snmove", "-s", "sn1", "-i", "-D", "10.1.0.2")
+    assert r.rc == 0, r.err
+    s = load_state(c)
+    assert node_attr(s, "cn1", "servicenode") == "sn3,sn1"
+    assert node_attr(s, "cn2", "servicenode") == "sn2,sn1"
+
+
+def test_more_than_two_entries(c):
+    run(c, "chdef", "cn1", "servicenode=sn1,sn2,sn3")
+    r = run(c, "snmove", "cn1", "-i")
+    assert r.rc == 0, r.err
+    assert r.err == "Error: The service node attribute cannot have more than two values.\n"
+    assert node_attr(load_state(c), "cn1", "servicenode") == "sn2,sn1,sn3"
+
+
+def test_no_backup_aborts_exit_0(c):
+    run(c, "chdef", "cn7", "servicenode=sn3")
+    r = run(c, "snmove", "cn5,cn7", "-i")
+    assert r.rc == 0
+    assert r.err == "Error: Could not determine a backup service node for node cn7.\n"
+    assert "Setting new values" not in r.out
+    assert node_attr(load_state(c), "cn5", "servicenode") == "sn3,sn4"
+
+
+def test_xcatmaster_from_dest_ifconfig(c):
+    r = run(c, "snmove", "cn1", "-i")
+    assert r.rc == 0, r.err
+    assert node_attr(load_state(c), "cn1", "xcatmaster") == "10.1.0.2"
+    calls = [e["argv"] for e in commands_log(c) if e.get("via") == "snmove" and e["argv"][0] == "xdsh"]
+    assert ["xdsh", "sn2", "-s", "/usr/sbin/ifconfig -a "] in calls
+
+
+def test_last_matching_network_row(c):
+    import json
+    p = c / "cluster.json"
+    s = json.loads(p.read_text())
+    s["tables"]["networks"].append({"netname": "wide", "net": "10.0.0.0", "mask": "255.0.0.0", "gateway": ""})
+    s["machines"]["sn2"]["interfaces"].insert(0, {"name": "en9", "ip": "10.9.9.9", "mask": "255.0.0.0"})
+    p.write_text(json.dumps(s))
+    assert run(c, "snmove", "cn1", "-i").rc == 0
+    assert node_attr(load_state(c), "cn1", "xcatmaster") == "10.9.9.9"
+
+
+def test_unreachable_dest_sn(c):
+    fail_sn(c, "sn2")
+    r = run(c, "snmove", "-s", "sn1")
+    assert r.rc == 0
+    assert r.out == ("Moving nodes to their backup service nodes.\n\n"
+                     "Could not get IP addresses from service node sn2.\n\n")
+    assert r.err == ("Error: Could not determine an xcatmaster value for node cn1.\n"
+                     "Error: Could not determine an xcatmaster value for node cn2.\n")
+    assert node_attr(load_state(c), "cn1", "servicenode") == "sn1,sn2"
+
+
+def test_old_sn_down_move_succeeds(c):
+    fail_sn(c, "sn1")
+    r = run(c, "snmove", "-s", "sn1")
+    assert r.rc == 0, r.err
+    s = load_state(c)
+    assert node_attr(s, "cn1", "xcatmaster") == "10.1.0.2"
+    assert s["machines"]["cn1"]["files"]["/etc/xcatinfo"] == "XCATSERVER=10.1.0.2\n"
+    assert s["machines"]["cn1"]["routes"] == ["10.1.0.2"]
+    assert "bserver=10.1.0.2 client=10.1.1.1" in s["machines"]["cn1"]["bootlist"]
+    assert s["machines"]["cn1"]["postscripts_run"] == ["syslog"]
+
+
+def test_tftp_nfs_replaced_only_if_old_xcatmaster(c):
+    run(c, "chdef", "cn2", "tftpserver=sn1", "nfsserver=10.1.0.1")
+    assert run(c, "snmove", "-s", "sn1", "-i").rc == 0
+    s = load_state(c)
+    assert node_attr(s, "cn1", "tftpserver") == "10.1.0.2"
+    assert node_attr(s, "cn1", "nfsserver") == "extnfs01"
+    assert node_attr(s, "cn2", "tftpserver") == "sn1"  # name does not count when xcatmaster is an IP
+    assert node_attr(s, "cn2", "nfsserver") == "10.1.0.2"
+
+
+def test_source_n_overrides_old_xcatmaster(c):
+    run(c, "chdef", "cn1", "tftpserver=sn1n")
+    assert run(c, "snmove", "cn1", "-i", "-S", "sn1n").rc == 0
+    assert node_attr(load_state(c), "cn1", "tftpserver") == "10.1.0.2"
+
+
+def test_monserver_rules(c):
+    run(c, "chdef", "cn2", "monserver=sn1,10.1.0.1,extra")
+    assert run(c, "snmove", "-s", "sn1", "-i").rc == 0
+    s = load_state(c)
+    assert node_attr(s, "cn1", "monserver") == "sn2,10.1.0.2"
+    assert node_attr(s, "cn2", "monserver") == "sn2,10.1.0.2"
+
+
+@pytest.mark.parametrize("value", ["sn1", "sn1,"])
+def test_monserver_one_part_invalid_exit_1(c, value):
+    run(c, "chdef", "cn1", f"monserver={value}")
+    r = run(c, "snmove", "cn1", "-i")
+    assert r.rc == 1
+    assert r.err == "Error: The current value of the monserver attribute is not valid.  It will not be reset.\n\n"
+    s = load_state(c)
+    assert node_attr(s, "cn1", "servicenode") == "sn2,sn1"
+    assert node_attr(s, "cn1", "monserver") == value
+
+
+def test_conserver_and_makeconservercf_even_with_i(c):
+    r = run(c, "snmove", "cn1,cn2", "-i")
+    assert "Running makeconservercf cn1,cn2\n" in r.out
+    assert node_attr(load_state(c), "cn1", "conserver") == "sn2"
+    assert ["makeconservercf", "cn1,cn2"] in [e["argv"] for e in commands_log(c)]
+
+
+def test_statelite_rewritten_per_node(c):
+    assert run(c, "snmove", "cn1", "-i").rc == 0
+    rows = load_state(c)["tables"]["statelite"]
+    assert {"node": "cn1", "image": "", "statemnt": "10.1.0.2:/nodedata"} in rows
+    assert rows[0]["node"] == "compute" and rows[0]["statemnt"] == "extnfs01:/nodedata"
+
+
+def test_db_written_before_node_steps_and_down_node(c):
+    set_node_up(c, "cn1", False)
+    r = run(c, "snmove", "cn1,cn2")
+    assert r.rc == 1
+    assert ("Error: Command failed: xdsh. Error message: cn1: ssh: connect to host cn1 port 22: No route to host.\n\n"
+            in r.err)
+    assert ("Error: Could not run '/usr/bin/bootlist -m normal  gateway=192.168.0.12 bserver=10.1.0.2 "
+            "client=10.1.1.1 ' on node cn1.\n\n") in r.err
+    assert "cn1 is not responding" in r.out
+    s = load_state(c)
+    assert node_attr(s, "cn1", "servicenode") == "sn2,sn1"
+    assert s["machines"]["cn2"]["files"]["/etc/xcatinfo"] == "XCATSERVER=10.1.0.2\n"
+
+
+def test_ignorenodes_touches_no_node(c):
+    run(c, "snmove", "cn1", "-i")
+    argv = [e["argv"] for e in commands_log(c) if e.get("via") == "snmove"]
+    assert all(a[0] != "updatenode" for a in argv)
+    assert load_state(c)["machines"]["cn1"]["files"]["/etc/xcatinfo"] == "XCATSERVER=10.1.0.1\n"
+
+
+def test_postscripts_selection_and_P(c):
+    import json
+    p = c / "cluster.json"
+    s = json.loads(p.read_text())
+    s["tables"]["postscripts"]["cn1"] = {"postscripts": "setupntp,foo", "postbootscripts": "mkresolvconf"}
+    p.write_text(json.dumps(s))
+    r = run(c, "snmove", "cn1,cn2", "-P", "myscript")
+    assert r.rc == 0, r.err
+    calls = [e["argv"] for e in commands_log(c) if e["argv"][0] == "updatenode"]
+    assert ["updatenode", "cn1", "-s"] in calls
+    assert ["updatenode", "cn1", "-P", "syslog,setupntp,mkresolvconf,myscript"] in calls
+    assert ["updatenode", "cn2", "-P", "syslog,myscript"] in calls
+
+
+def test_verbose_lines(c):
+    r = run(c, "snmove", "cn1", "-V")
+    assert "Running internal xCAT command: xdsh ... \n\n" in r.out
+    assert "Updating the /etc/xcatinfo files.\n\n" in r.out
+    assert "Attempting the synchronization of statelite files.\n\n" in r.out
+
+
+def test_liteonly_linux_rejected(tmp_path):
+    c = init_cluster(tmp_path / "l", nodes=4, sns=("sn1", "sn2"), os="Linux")
+    r = run(c, "snmove", "cn1", "-l")
+    assert r.rc == 1
+    assert r.err == "Error: The '-l' option is not supported for Linux nodes.\n\n"
+
+
+def test_os_must_be_exactly_AIX(c):
+    run(c, "chdef", "cn2", "os=aix")
+    r = run(c, "snmove", "cn1,cn2", "-i")
+    assert r.rc == 1
+    assert r.err == "Error: This command does not support a mix of AIX and Linux nodes.\n\n"
+
+
+def test_linux_path_nodeset_route_updatenode(tmp_path):
+    c = init_cluster(tmp_path / "l", nodes=4, sns=("sn1", "sn2"), os="Linux")
+    r = run(c, "snmove", "-s", "sn1")
+    assert r.rc == 0, r.err
+    calls = [e["argv"] for e in commands_log(c) if e.get("via") == "snmove"]
+    assert ["xdsh", "sn2", "-s", "/sbin/ip addr "] in calls
+    assert ["nodeset", "cn1,cn2", "osimage=rhels7.9-ppc64le-netboot-compute"] in calls
+    assert ["xdsh", "cn1,cn2", "-v", "route add default gw 10.1.0.2"] in calls
+    assert "Updating the bootlist." not in r.out
+    assert load_state(c)["machines"]["cn1"]["routes"] == ["10.1.0.1", "10.1.0.2"]
+
+
+def test_route_loop_is_n_by_n_on_linux(tmp_path):
+    c = init_cluster(tmp_path / "l", nodes=6, sns=("sn1", "sn2"), os="Linux")
+    run(c, "snmove", "-s", "sn1")
+    routes = [e for e in commands_log(c) if e["argv"][:3] == ["xdsh", "cn1,cn2,cn3", "-v"]]
+    assert len(routes) == 3
