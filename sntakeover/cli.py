@@ -170,8 +170,8 @@ def render_incident(s: dict[str, Any]) -> str:
     if s["commands"]:
         out += ["", "xCAT commands:"]
         for c in s["commands"]:
-            argv = json.loads(c["argv"])
-            shown = " ".join(argv if len(" ".join(argv)) < 100 else [argv[0], f"<{len(argv[1].split(','))} nodes>", *argv[2:]])
+            argv = [a if len(a) < 60 or "," not in a else f"<{a.count(',') + 1} nodes>" for a in json.loads(c["argv"])]
+            shown = " ".join(argv)
             out.append(f"  {c['started']}  rc={c['rc']}{' TIMEOUT' if c['timed_out'] else ''}  {shown}")
     if s["nodes"]:
         out += ["", "nodes:"]

@@ -64,29 +64,47 @@ def error_lines(stderr: str) -> list[str]:
     return out
 
 
-def attribute_errors(stdout: str, stderr: str, nodes: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """Split error text into per-node errors and the rest.
+#: how xCAT names a node that failed (xcat.md §2.3, §2.6, §3.6); NODE is the node name
+NODE_FAILURE_PATTERNS = (
+    r"on node (?P<n>NODE)\.",  # Could not run '<cmd>' on node cn1.  / niminit
+    r"for node (?P<n>NODE)\.",  # Could not determine a backup service node / an xcatmaster value for node cn1.
+    r"node '(?P<n>NODE)'",  # Could not resolve node 'cn1'.
+    r"^(?P<n>NODE) is not responding",  # xdsh -v / updatenode
+    r"connect to host (?P<n>NODE) port",  # ssh failure relayed by xdsh
+    r"(?P<n>NODE): .*(?:not responding|No route to host|Connection refused|Connection timed out|"
+    r"Permission denied|remote shell had error|[Tt]imed out)",
+    r"statelite '[^']*/(?P<n>NODE)'",  # Could not sync statelite '<dir>/cn1'.
+)
+_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*?"
 
-    A line is charged to every planned node it names as a whole word (node
-    names can be prefixes of each other: ``cn1`` must not match ``cn10``).
-    Lines that name no node are returned as general errors.
+
+def attribute_errors(stdout: str, stderr: str, nodes: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+    """Split error text into per-node failures and the rest.
+
+    Only messages that say a node *failed* are charged to it (see
+    :data:`NODE_FAILURE_PATTERNS`); ``cn1: <output>`` lines that xCAT relays
+    inside an error block because another node failed are not. Node names can
+    be prefixes of each other: ``cn1`` is never charged for ``cn10``.
     """
     wanted = set(nodes)
     per_node: dict[str, list[str]] = {}
     general: list[str] = []
     lines = error_lines(stderr)
-    # plain (non-Error:) messages that xCAT prints for node problems, on either stream
     plain = ("Could not determine", "not responding", "Command failed", "Could not run", "Invalid nodes")
     for line in stdout.splitlines() + [ln for ln in stderr.splitlines() if not ln.startswith("Error: ")]:
         if any(p in line for p in plain):
             lines.append(line)
-    token = re.compile(r"(?<![A-Za-z0-9._-])([A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]|[A-Za-z0-9])(?![A-Za-z0-9_-])")
-    for line in lines:
-        hit = {t for t in token.findall(line) if t in wanted}
+    patterns = [re.compile(p.replace("NODE", _NAME)) for p in NODE_FAILURE_PATTERNS]
+    for line in dict.fromkeys(lines):  # keep order, drop repeats
+        hit = set()
+        for pat in patterns:
+            for m in pat.finditer(line):
+                if m.group("n") in wanted:
+                    hit.add(m.group("n"))
         if "Invalid nodes in noderange:" in line:
-            hit |= {n for n in line.split(":", 1)[1].split(",") if n.strip() in wanted}
+            hit |= {n.strip() for n in line.split("noderange:", 1)[1].rstrip(".").split(",") if n.strip() in wanted}
         if not hit:
             general.append(line)
-        for n in hit:
+        for n in sorted(hit):
             per_node.setdefault(n, []).append(line)
     return {n: " | ".join(v) for n, v in per_node.items()}, general

@@ -42,3 +42,22 @@ def test_plain_messages_on_stdout_are_charged_too():
 
 def test_perl_regex_literal_escapes_dots():
     assert perl_regex_literal("sn1.cluster") == r"sn1\.cluster"
+
+
+SNMOVE_STDERR = """Error: Command failed: xdsh. Error message: cn2: ssh: connect to host cn2 port 22: No route to host.
+
+Error: cn1: change net default: gateway 10.1.0.2
+Error: cn2 is not responding, make sure it is a node object and is defined in xCATdb. No command will be issued to this host.
+Error: cn3: change net default: gateway 10.1.0.2
+Error: Could not set default route.
+
+Error: Could not run '/usr/bin/bootlist -m normal  gateway=192.168.0.12 bserver=10.1.0.2 client=10.1.1.2 ' on node cn2.
+"""
+
+
+def test_relayed_output_of_healthy_nodes_is_not_a_failure():
+    per_node, general = attribute_errors("", SNMOVE_STDERR, ["cn1", "cn2", "cn3"])
+    assert set(per_node) == {"cn2"}
+    assert "No route to host" in per_node["cn2"] and "bootlist" in per_node["cn2"]
+    assert "Could not set default route." in general
+    assert "cn1: change net default: gateway 10.1.0.2" in general

@@ -9,6 +9,7 @@ does not answer ``nodestat`` either.
 from __future__ import annotations
 
 import logging
+import re
 
 from sntakeover import hookimpl
 from sntakeover.errors import Retry
@@ -16,6 +17,11 @@ from sntakeover.model import NodeMove, Plan
 from sntakeover.xcatout import parse_lsdef, parse_node_lines, perl_regex_literal, valid_name
 
 log = logging.getLogger(__name__)
+
+
+def natural_key(name: str) -> list:
+    """Sort cn2 before cn10."""
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def nodes_served_by(ctx, sn: str) -> dict[str, dict[str, str]]:
@@ -52,7 +58,7 @@ def sntakeover_plan(incident, ctx):
     served = nodes_served_by(ctx, sn)
     moves: list[NodeMove] = []
     skipped: dict[str, str] = {}
-    for node in sorted(served):
+    for node in sorted(served, key=natural_key):
         attrs = served[node]
         entries = [e for e in attrs.get("servicenode", "").split(",") if e]
         if not valid_name(node):
