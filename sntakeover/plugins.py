@@ -31,6 +31,13 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.verify",
     "sntakeover.builtin.notify_log",
     # adapters, one per monitoring source (sntakeover_adapt)
+    "sntakeover.adapters.alertmanager",
+    "sntakeover.adapters.nagios",
+    "sntakeover.adapters.icinga2",
+    "sntakeover.adapters.zabbix",
+    "sntakeover.adapters.monit",
+    "sntakeover.adapters.regnotif",
+    "sntakeover.adapters.xcatmon",
 )
 
 ENTRYPOINT_GROUP = PROJECT
