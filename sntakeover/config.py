@@ -32,7 +32,7 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "load_entrypoints": (True, "Load third-party plugins from the 'sntakeover' entry-point group."),
     },
     "xcat": {
-        "runner": ("local", "'local' (subprocess on this host) or 'ssh' (paramiko to the MN)."),
+        "runner": ("local", "'local': run xCAT commands with subprocess on this host (the MN)."),
         "path": ([], "Directories put in front of PATH for xCAT commands (e.g. /opt/xcat/bin)."),
         "command_timeout": (600.0, "Seconds before any one xCAT command is killed."),
         "output_cap": (16 * 1024 * 1024, "Bytes of stdout/stderr kept per command."),
@@ -171,14 +171,31 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         raise ConfigError(f"{source}: daemon.endpoint must start with ipc:// or tcp://, got {ep!r}")
     if data["daemon"]["workers"] < 1:
         raise ConfigError(f"{source}: daemon.workers must be at least 1")
-    if data["xcat"]["runner"] not in ("local", "ssh"):
-        raise ConfigError(f"{source}: xcat.runner must be 'local' or 'ssh'")
+    if data["xcat"]["runner"] != "local":
+        raise ConfigError(f"{source}: xcat.runner must be 'local' (the daemon runs on the MN)")
     if data["fence"]["method"] not in ("none", "rpower"):
         raise ConfigError(f"{source}: fence.method must be 'none' or 'rpower'")
     if data["fence"]["required"] and data["fence"]["method"] == "none":
         raise ConfigError(f"{source}: fence.required = true needs fence.method other than 'none'")
     if data["confirm"]["quorum"] < 1 or data["confirm"]["rounds"] < 1:
         raise ConfigError(f"{source}: confirm.quorum and confirm.rounds must be at least 1")
+
+
+def reference_markdown() -> str:
+    """The configuration reference as Markdown (the README carries this text)."""
+    out = []
+    for section, keys in SPEC.items():
+        if section in FREEFORM:
+            continue
+        out.append(f"**[{section}]**\n")
+        out.append("| key | default | meaning |\n|---|---|---|")
+        for key, (default, doc) in keys.items():
+            shown = default if not isinstance(default, bool) else str(default).lower()
+            doc = doc.replace("<", "&lt;").replace(">", "&gt;")
+            out.append(f"| `{key}` | `{shown!r}` | {doc} |" if isinstance(default, str) else f"| `{key}` | `{shown}` | {doc} |")
+        out.append("")
+    out.append("**[adapters.&lt;source&gt;]** and **[plugins.&lt;name&gt;]**: free-form tables handed to that adapter or plugin.")
+    return "\n".join(out)
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Config:

@@ -40,10 +40,6 @@ MAX_MESSAGE = 8 * 1024 * 1024
 
 def make_runner(config: Config) -> Runner:
     x = config["xcat"]
-    if x["runner"] == "ssh":
-        from .sshrunner import SSHRunner  # noqa: PLC0415 - only needed for remote MNs
-
-        return SSHRunner.from_config(config)
     return LocalRunner(timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"])
 
 
