@@ -1,0 +1,368 @@
+"""``sntakeover hook <tool> ...`` and ``sntakeover webhook``: what monitoring tools run.
+
+Each ``hook`` variant builds the tool's raw payload from its arguments,
+environment or standard input and sends it to the daemon (``op: raw``) with the
+Lazy Pirate client. Exit codes:
+
+* 0 -- the daemon stored the payload (its events may be duplicates);
+* 2 -- bad arguments;
+* 3 -- no daemon answered (the message says which endpoint);
+* 4 -- the daemon rejected the payload (``ok: false``; the message has the JSON path);
+* 5 -- the daemon's reply was not understood.
+
+``hook monit`` is special: monit never waits for the program it execs, so the
+hook gives up after a short, bounded time and reports that on stderr and in
+syslog (monit throws the hook's output away).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import re
+import socket
+import sys
+import syslog
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadReply, NoDaemon, send_raw
+
+DEFAULT_ENDPOINT = "ipc:///run/sntakeover/intake.sock"
+MAX_STDIN = 1024 * 1024
+EXIT_OK, EXIT_USAGE, EXIT_NODAEMON, EXIT_REJECTED, EXIT_BADREPLY = 0, 2, 3, 4, 5
+#: monit: at most this many seconds in total before giving up
+MONIT_TIMEOUT, MONIT_RETRIES = 1.5, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def default_endpoint() -> str:
+    return os.environ.get("SNTAKEOVER_ENDPOINT") or DEFAULT_ENDPOINT
+
+
+def _common(timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("daemon connection")
+    g.add_argument("--endpoint", default=None, help="ZeroMQ endpoint (default: $SNTAKEOVER_ENDPOINT, else %s)" % DEFAULT_ENDPOINT)
+    g.add_argument("--timeout", type=float, default=timeout, help="seconds to wait per attempt (default %(default)s)")
+    g.add_argument("--retries", type=int, default=retries, help="attempts in total (default %(default)s)")
+    return p
+
+
+def _env(*names: str) -> str | None:
+    for n in names:
+        v = os.environ.get(n)
+        if v not in (None, ""):
+            return v
+    return None
+
+
+def _int(value: Any, what: str, default: int | None = None) -> int | None:
+    if value in (None, ""):
+        return default
+    try:
+        return int(float(str(value).strip()))
+    except ValueError:
+        raise UsageError(f"{what} must be a number, got {value!r}") from None
+
+
+def _attempts(attempt: Any, max_attempts: Any) -> tuple[int | None, int | None]:
+    """Accept ``3`` or ``3/5`` ($HOSTATTEMPT$/$MAXHOSTATTEMPTS$)."""
+    if isinstance(attempt, str) and "/" in attempt:
+        a, _, m = attempt.partition("/")
+        return _int(a, "--attempt"), _int(m, "--attempt")
+    return _int(attempt, "--attempt"), _int(max_attempts, "--max-attempts")
+
+
+def _state_type(value: Any) -> str:
+    v = str(value or "").strip().upper()
+    return {"0": "SOFT", "1": "HARD"}.get(v, v)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# -- payload builders -----------------------------------------------------------
+
+
+def nagios_payload(a: argparse.Namespace) -> dict[str, Any]:
+    """From the command line, else NAGIOS_* (enable_environment_macros=1)."""
+    host = a.host or _env("NAGIOS_HOSTNAME")
+    state = a.state or _env("NAGIOS_SERVICESTATE" if a.service else "NAGIOS_HOSTSTATE")
+    if not host or not state:
+        raise UsageError("--host and --state are required ($HOSTNAME$ and $HOSTSTATE$)")
+    attempt, maxa = _attempts(a.attempt or _env("NAGIOS_HOSTATTEMPT"), a.max_attempts or _env("NAGIOS_MAXHOSTATTEMPTS"))
+    return _drop_none(
+        {
+            "host": host,
+            "address": a.address,
+            "service": a.service,
+            "state": state.strip().upper(),
+            "state_type": _state_type(a.state_type or _env("NAGIOS_HOSTSTATETYPE")),
+            "attempt": attempt,
+            "max_attempts": maxa,
+            "downtime": _int(a.downtime or _env("NAGIOS_HOSTDOWNTIME"), "--downtime", 0),
+            "problem_id": _int(a.problem_id or _env("NAGIOS_HOSTPROBLEMID"), "--problem-id"),
+            "last_problem_id": _int(a.last_problem_id or _env("NAGIOS_LASTHOSTPROBLEMID"), "--last-problem-id"),
+            "time": _int(a.time or _env("NAGIOS_TIMET"), "--time", int(time.time())),
+            "output": a.output,
+            "reporter": socket.gethostname(),
+        }
+    )
+
+
+def icinga2_payload(a: argparse.Namespace) -> dict[str, Any]:
+    """From the arguments and/or the SN_* variables of the EventCommand's env dictionary."""
+    host = a.host or _env("SN_HOST")
+    state = a.state or _env("SN_STATE")
+    if not host or not state:
+        raise UsageError("the host and state are required (--host/--state or SN_HOST/SN_STATE in env)")
+    attempt, maxa = _attempts(a.attempt or _env("SN_ATTEMPT"), a.max_attempts or _env("SN_MAX_ATTEMPTS"))
+    lsc = a.last_state_change or _env("SN_LAST_STATE_CHANGE")
+    try:
+        lsc_f = float(lsc) if lsc not in (None, "") else None
+    except ValueError:
+        raise UsageError(f"--last-state-change must be a Unix time, got {lsc!r}") from None
+    return _drop_none(
+        {
+            "host": host,
+            "service": a.service or _env("SN_SERVICE"),
+            "state": state.strip().upper(),
+            "state_type": _state_type(a.state_type or _env("SN_STATE_TYPE")),
+            "attempt": attempt,
+            "max_attempts": maxa,
+            "downtime": _int(a.downtime or _env("SN_DOWNTIME"), "--downtime", 0),
+            "last_state_change": lsc_f,
+            "check_source": a.check_source or _env("SN_CHECK_SOURCE"),
+            "time": _int(a.time or _env("SN_TIME"), "--time", int(time.time())),
+            "output": a.output or _env("SN_OUTPUT"),
+            "reporter": socket.gethostname(),
+        }
+    )
+
+
+def zabbix_payload(a: argparse.Namespace) -> dict[str, Any]:
+    value = str(a.value).strip()
+    if value not in ("0", "1"):
+        raise UsageError(f"--value must be 0 or 1 ({{EVENT.VALUE}}), got {a.value!r}")
+    return _drop_none(
+        {
+            "host": a.host,
+            "event_id": str(a.event).strip(),
+            "value": int(value),
+            "severity": a.severity,
+            "status": a.status,
+            "recovery_id": a.recovery_id or None,
+            "trigger": a.trigger,
+            "time": _int(a.time, "--time", int(time.time())),
+            "reporter": socket.gethostname(),
+        }
+    )
+
+
+def monit_since(state_dir: Path | None, service: str, direction: str, now: int) -> int:
+    """Return when the current direction of ``service`` began, remembering it in ``state_dir``.
+
+    A repeated ``down`` (monit's ``repeat every N cycles``) gets the time of the
+    first one. Without a usable state directory the time is rounded down to 10
+    minutes, which still collapses most repeats.
+    """
+    if state_dir is not None:
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            safe = re.sub(r"[^A-Za-z0-9._-]", "_", service)[:100]
+            with open(state_dir / f"{safe}.state", "a+", encoding="ascii") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                f.seek(0)
+                prev = f.read().split()
+                if len(prev) == 2 and prev[0] == direction and prev[1].isdigit():
+                    return int(prev[1])
+                f.seek(0)
+                f.truncate()
+                f.write(f"{direction} {now}\n")
+                return now
+        except OSError:
+            pass
+    return now - now % 600
+
+
+def monit_payload(a: argparse.Namespace) -> dict[str, Any]:
+    service = a.service or _env("MONIT_SERVICE")
+    if not service:
+        raise UsageError("MONIT_SERVICE is not set (run from a monit 'exec' action) and no --service given")
+    now = int(time.time())
+    sd = a.state_dir or _env("SNTAKEOVER_HOOK_STATE") or "/var/tmp/sntakeover-monit"
+    return _drop_none(
+        {
+            "service": service,
+            "direction": a.direction,
+            "since": monit_since(Path(sd) if sd != "-" else None, service, a.direction, now),
+            "time": now,
+            "event": _env("MONIT_EVENT"),
+            "description": (_env("MONIT_DESCRIPTION") or "")[:4096] or None,
+            "monit_host": _env("MONIT_HOST"),
+            "monit_date": _env("MONIT_DATE"),
+        }
+    )
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise UsageError(f"standard input is larger than {MAX_STDIN} bytes")
+    return data.decode("utf-8", errors="replace")
+
+
+def regnotif_payload(a: argparse.Namespace) -> dict[str, Any]:
+    text = _read_stdin()
+    if not text.strip():
+        raise UsageError("nothing on standard input (xcatd writes the table change there)")
+    return {"text": text, "time": int(time.time()), "reporter": socket.gethostname()}
+
+
+STATUS_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*:\s*(?:nodelist\.status\s*:\s*)?(.*?)\s*$")
+
+
+def xcatmon_payload(a: argparse.Namespace) -> dict[str, Any]:
+    statuses: list[dict[str, str]] = []
+    if a.node:
+        if not a.status:
+            raise UsageError("--node needs --status")
+        statuses.append(_drop_none({"node": a.node, "status": a.status, "statustime": a.statustime}))
+    else:
+        for line in _read_stdin().splitlines():
+            m = STATUS_LINE.match(line)
+            if m and m.group(2):
+                statuses.append({"node": m.group(1), "status": m.group(2)[:255]})
+    if not statuses:
+        raise UsageError("no 'node: status' lines on standard input and no --node/--status")
+    return {"statuses": statuses, "time": int(time.time()), "reporter": socket.gethostname()}
+
+
+# -- sending --------------------------------------------------------------------
+
+
+def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a: argparse.Namespace, *, quiet: bool = False) -> int:
+    endpoint = a.endpoint or default_endpoint()
+    try:
+        payload = build(a)
+    except UsageError as exc:
+        return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
+    try:
+        reply = send_raw(source, payload, endpoint=endpoint, timeout=a.timeout, retries=a.retries)
+    except NoDaemon as exc:
+        return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_NODAEMON, a)
+    except BadReply as exc:
+        return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_BADREPLY, a)
+    if not reply.get("ok"):
+        return _fail(source, f"sntakeover hook {source}: rejected by the daemon: {reply.get('error', reply)}", EXIT_REJECTED, a)
+    events = reply.get("events") or []
+    if not quiet:
+        if events:
+            for ev in events:
+                dup = " (duplicate)" if ev.get("duplicate") else ""
+                print(f"sntakeover: accepted {ev.get('id')}{dup}")
+        else:
+            print("sntakeover: recorded, no event")
+    return EXIT_OK
+
+
+def _fail(source: str, message: str, code: int, a: argparse.Namespace) -> int:
+    print(message, file=sys.stderr)
+    if getattr(a, "syslog", False):
+        try:
+            syslog.openlog("sntakeover-hook", syslog.LOG_PID, syslog.LOG_DAEMON)
+            syslog.syslog(syslog.LOG_ERR, message)
+            syslog.closelog()
+        except OSError:
+            pass
+    return code
+
+
+# -- argparse -------------------------------------------------------------------
+
+
+def _add_nagios_like(p: argparse.ArgumentParser, icinga: bool) -> None:
+    p.add_argument("--host", help="$HOSTNAME$ / $host.name$: the service node")
+    p.add_argument("--state", help="$HOSTSTATE$ (UP, DOWN, UNREACHABLE) or $SERVICESTATE$ with --service")
+    p.add_argument("--state-type", dest="state_type", help="$HOSTSTATETYPE$: SOFT or HARD")
+    p.add_argument("--attempt", help="$HOSTATTEMPT$, or $HOSTATTEMPT$/$MAXHOSTATTEMPTS$")
+    p.add_argument("--max-attempts", dest="max_attempts", help="$MAXHOSTATTEMPTS$")
+    p.add_argument("--downtime", help="$HOSTDOWNTIME$ / $host.downtime_depth$ (depth; > 0 = in downtime)")
+    p.add_argument("--service", help="$SERVICEDESC$ when the handler is on a service check (e.g. xcatd)")
+    p.add_argument("--time", help="$TIMET$ (Unix time; default now)")
+    p.add_argument("--output", help="$HOSTOUTPUT$")
+    if icinga:
+        p.add_argument("--last-state-change", dest="last_state_change", help="$host.last_state_change$")
+        p.add_argument("--check-source", dest="check_source", help="$host.check_source$")
+    else:
+        p.add_argument("--address", help="$HOSTADDRESS$")
+        p.add_argument("--problem-id", dest="problem_id", help="$HOSTPROBLEMID$")
+        p.add_argument("--last-problem-id", dest="last_problem_id", help="$LASTHOSTPROBLEMID$")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``hook`` and ``webhook`` subcommands to the main CLI's subparsers."""
+    hook = subparsers.add_parser("hook", help="send a monitoring tool's event to the daemon (run by the tool)",
+                                 description="Run by a monitoring tool or by xCAT; see docs/hooks.md.")
+    tools = hook.add_subparsers(dest="tool", metavar="TOOL", required=True)
+    common = _common()
+
+    p = tools.add_parser("nagios", parents=[common], help="Nagios event handler")
+    _add_nagios_like(p, icinga=False)
+    p.set_defaults(func=lambda a: _send("nagios", nagios_payload, a))
+
+    p = tools.add_parser("icinga2", parents=[common], help="Icinga 2 EventCommand")
+    _add_nagios_like(p, icinga=True)
+    p.set_defaults(func=lambda a: _send("icinga2", icinga2_payload, a))
+
+    p = tools.add_parser("zabbix", parents=[common], help="Zabbix action remote command / script media type")
+    p.add_argument("--host", required=True, help="{HOST.HOST}")
+    p.add_argument("--event", required=True, help="{EVENT.ID}")
+    p.add_argument("--value", required=True, help="{EVENT.VALUE}: 1 problem, 0 recovery")
+    p.add_argument("--severity", help="{EVENT.NSEVERITY} or {EVENT.SEVERITY}")
+    p.add_argument("--status", help="{EVENT.STATUS}")
+    p.add_argument("--recovery-id", dest="recovery_id", help="{EVENT.RECOVERY.ID}")
+    p.add_argument("--trigger", help="{TRIGGER.NAME}")
+    p.add_argument("--time", help="Unix time (default now)")
+    p.set_defaults(func=lambda a: _send("zabbix", zabbix_payload, a))
+
+    p = tools.add_parser("monit", parents=[_common(MONIT_TIMEOUT, MONIT_RETRIES)],
+                         help="monit exec action: 'down' or 'up'; returns within timeout*retries seconds")
+    p.add_argument("direction", choices=["down", "up"])
+    p.add_argument("--service", help="default: $MONIT_SERVICE")
+    p.add_argument("--state-dir", dest="state_dir",
+                   help="where to remember when the current direction began (default $SNTAKEOVER_HOOK_STATE "
+                   "or /var/tmp/sntakeover-monit; '-' for none)")
+    p.set_defaults(func=lambda a: _send("monit", monit_payload, a), syslog=True)
+
+    p = tools.add_parser("regnotif", parents=[common], help="xCAT table-change notification (stdin)")
+    p.set_defaults(func=lambda a: _send("regnotif", regnotif_payload, a, quiet=True), syslog=True)
+
+    p = tools.add_parser("xcatmon", parents=[common], help="service node status: 'node: status' lines on stdin")
+    p.add_argument("--node")
+    p.add_argument("--status")
+    p.add_argument("--statustime")
+    p.set_defaults(func=lambda a: _send("xcatmon", xcatmon_payload, a))
+
+    from . import webhook
+
+    webhook.register(subparsers, _common())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point: ``python -m sntakeover.hookcli hook nagios ...``."""
+    parser = argparse.ArgumentParser(prog="sntakeover")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The Alertmanager HTTP bridge: status codes, auth, limits, TLS, garbage."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "realtools"))
+from fakedaemon import FakeDaemon  # noqa: E402
+
+from sntakeover import webhook  # noqa: E402
+
+PAYLOAD = {
+    "version": "4", "groupKey": "{}:{alertname=\"XcatSnDown\"}", "truncatedAlerts": 0, "status": "firing",
+    "receiver": "sntakeover", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+    "externalURL": "http://127.0.0.1:9093",
+    "alerts": [{"status": "firing", "labels": {"alertname": "XcatSnDown", "sn": "sn1"}, "annotations": {},
+                "startsAt": "2026-03-04T10:15:42.123Z", "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "",
+                "fingerprint": "9f1c2b7e4d3a5c60"}],
+}
+
+
+@pytest.fixture
+def bridge():
+    started = []
+
+    def start(endpoint, tls=None, **kw):
+        settings = webhook.Settings(endpoint=endpoint, timeout=0.5, retries=2, **kw)
+        srv = webhook.make_server("127.0.0.1:0", settings, *(tls or (None, None)))
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        t.start()
+        started.append((srv, t, settings))
+        return srv.server_address[1]
+
+    yield start
+    for srv, t, settings in started:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+        settings.zmq.term()
+
+
+@pytest.fixture
+def daemon():
+    d = FakeDaemon()
+    yield d
+    d.close()
+
+
+def post(port, body, headers=None, path="/alertmanager", conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    c.request("POST", path, data, {"Content-Type": "application/json", **(headers or {})})
+    r = c.getresponse()
+    return r.status, json.loads(r.read() or b"{}")
+
+
+def test_ack_gives_200_and_dedup(bridge, daemon):
+    port = bridge(daemon.endpoint)
+    status, body = post(port, PAYLOAD)
+    assert status == 200 and body["events"][0]["duplicate"] is False
+    status, body = post(port, PAYLOAD)
+    assert status == 200 and body["events"][0]["duplicate"] is True
+    assert daemon.requests[0] == {"v": 1, "op": "raw", "source": "alertmanager", "payload": PAYLOAD}
+
+
+def test_no_daemon_gives_503(bridge, tmp_path):
+    port = bridge(f"ipc://{tmp_path}/nobody.sock")
+    assert post(port, PAYLOAD)[0] == 503
+
+
+def test_daemon_rejection_gives_422(bridge, daemon):
+    port = bridge(daemon.endpoint)
+    bad = dict(PAYLOAD, alerts=[dict(PAYLOAD["alerts"][0], labels={"alertname": "X"})])
+    status, body = post(port, bad)
+    assert status == 422 and body["error"].startswith("$.alerts[0].labels")
+    assert post(port, dict(PAYLOAD, version="3"))[0] == 422
+
+
+def test_daemon_garbage_gives_502(bridge):
+    d = FakeDaemon(mode="garbage")
+    try:
+        assert post(bridge(d.endpoint), PAYLOAD)[0] == 502
+    finally:
+        d.close()
+
+
+def test_bad_requests(bridge, daemon):
+    port = bridge(daemon.endpoint, max_body=1000)
+    assert post(port, b"{not json")[0] == 400
+    assert post(port, b"[1,2]")[0] == 400
+    assert post(port, b"\xff\xfe")[0] == 400
+    assert post(port, b"x" * 2000)[0] == 413
+    assert post(port, PAYLOAD, path="/elsewhere")[0] == 404
+    assert post(port, PAYLOAD, headers={"Content-Type": "text/plain"})[0] == 415
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.putrequest("POST", "/alertmanager")
+    c.putheader("Transfer-Encoding", "chunked")
+    c.endheaders()
+    c.send(b"0\r\n\r\n")
+    assert c.getresponse().status == 411
+    assert daemon.requests == []
+
+
+def test_bearer_token(bridge, daemon):
+    port = bridge(daemon.endpoint, token=b"s3cret")
+    assert post(port, PAYLOAD)[0] == 401
+    assert post(port, PAYLOAD, {"Authorization": "Bearer wrong"})[0] == 401
+    assert post(port, PAYLOAD, {"Authorization": "Bearer s3cret"})[0] == 200
+
+
+def test_basic_auth(bridge, daemon):
+    port = bridge(daemon.endpoint, basic=b"am:pa:ss")
+    good = base64.b64encode(b"am:pa:ss").decode()
+    assert post(port, PAYLOAD, {"Authorization": "Basic " + base64.b64encode(b"am:nope").decode()})[0] == 401
+    assert post(port, PAYLOAD, {"Authorization": "Basic !!!"})[0] == 401
+    assert post(port, PAYLOAD, {"Authorization": "Basic " + good})[0] == 200
+
+
+def test_healthz(bridge, daemon):
+    c = http.client.HTTPConnection("127.0.0.1", bridge(daemon.endpoint), timeout=10)
+    c.request("GET", "/healthz")
+    assert c.getresponse().status == 200
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
+def test_tls(bridge, daemon, tmp_path):
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    port = bridge(daemon.endpoint, tls=(str(cert), str(key)))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    assert post(port, PAYLOAD, conn=conn)[0] == 200
+    # plain HTTP on the TLS port does not kill the server
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    s.recv(100)
+    s.close()
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+    assert post(port, PAYLOAD, conn=conn)[0] == 200
+
+
+def test_survives_garbage_bytes(bridge, daemon):
+    port = bridge(daemon.endpoint)
+    for junk in (b"\x00\x01\x02\r\n\r\n", b"GET\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+                 b"POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                 b"POST / HTTP/1.1\r\n" + b"X: " + b"a" * 70000 + b"\r\n\r\n", b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n{"):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            s.sendall(junk)
+            s.shutdown(socket.SHUT_WR)
+            s.recv(1000)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    assert post(port, PAYLOAD)[0] == 200
