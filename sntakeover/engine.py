@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import threading
 import time
 from typing import Any, Sequence
@@ -267,8 +268,10 @@ class Engine:
                        f"refused: {len(plan.moves)} nodes would move, takeover.max_nodes is {limit}")
             return
         if self.config.get("takeover", "dry_run"):
-            cmds = self._dry_run_commands(plan)
-            self._move(inc.id, State.CONFIRMED, State.CANCELLED, "dry run, nothing changed; would run: " + " ; ".join(cmds))
+            strategy = self.config.get("takeover", "strategy")
+            res = self.hooks.takeover(strategy, inc, plan, ctx, dry_run=True)
+            cmds = " ; ".join(shlex.join(c) for c in res.commands) if res else f"(no plugin for {strategy!r})"
+            self._move(inc.id, State.CONFIRMED, State.CANCELLED, "dry run, nothing changed; would run: " + cmds)
             return
         if self.config.get("fence", "method") == "none":
             self._move(inc.id, State.CONFIRMED, State.MOVING, "no fencing configured")
@@ -285,13 +288,6 @@ class Engine:
             plan = Plan(tuple(m for m in plan.moves if m.node in keep),
                         {n: w for n, w in plan.skipped.items() if n in keep})
         return plan
-
-    def _dry_run_commands(self, plan: Plan) -> list[str]:
-        from .builtin.snmove import snmove_argvs
-
-        import shlex
-
-        return [shlex.join(a) for a in snmove_argvs(plan, self.config)]
 
     # fencing -> moving | failed
     def _step_fencing(self, inc: Incident) -> None:

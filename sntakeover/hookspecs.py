@@ -94,10 +94,14 @@ def sntakeover_fence(incident: Incident, plan: Plan, ctx: Context) -> FenceResul
 
 
 @hookspec(firstresult=True)
-def sntakeover_takeover(strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
+def sntakeover_takeover(
+    strategy: str, incident: Incident, plan: Plan, ctx: Context, dry_run: bool
+) -> TakeoverResult | None:
     """Move the planned nodes to their backups with the named strategy.
 
-    Implementations return ``None`` for a ``strategy`` that is not theirs.
+    Implementations return ``None`` for a ``strategy`` that is not theirs. With
+    ``dry_run`` they change nothing and return the exact commands they would run
+    in ``TakeoverResult.commands``.
     Success is not decided here: :func:`sntakeover_verify` reads the database
     afterwards.
     """

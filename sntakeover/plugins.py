@@ -90,8 +90,10 @@ class Hooks:
     def fence(self, incident: Incident, plan: Plan, ctx: Context) -> FenceResult | None:
         return self.pm.hook.sntakeover_fence(incident=incident, plan=plan, ctx=ctx)
 
-    def takeover(self, strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
-        return self.pm.hook.sntakeover_takeover(strategy=strategy, incident=incident, plan=plan, ctx=ctx)
+    def takeover(
+        self, strategy: str, incident: Incident, plan: Plan, ctx: Context, *, dry_run: bool = False
+    ) -> TakeoverResult | None:
+        return self.pm.hook.sntakeover_takeover(strategy=strategy, incident=incident, plan=plan, ctx=ctx, dry_run=dry_run)
 
     def verify(self, incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
         return self.pm.hook.sntakeover_verify(incident=incident, plan=plan, ctx=ctx)

@@ -41,9 +41,11 @@ def snmove_argvs(plan: Plan, config) -> list[list[str]]:
 
 
 @hookimpl
-def sntakeover_takeover(strategy, incident, plan, ctx):
+def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     if strategy != STRATEGY:
         return None
+    if dry_run:
+        return TakeoverResult(STRATEGY, tuple(tuple(a) for a in snmove_argvs(plan, ctx.config)))
     timeout = ctx.config.get("takeover", "snmove_timeout")
     node_errors: dict[str, str] = {}
     errors: list[str] = []
