@@ -284,10 +284,19 @@ def xdsh(ctx: Any, args: list[str]) -> None:
                     ctx.error(f"{n} remote shell had error code: 255", 1)
                 continue
             rc, out, err = run_on(ctx.state, n, command)
-            for line in out:
-                ctx.data(f"{n}: {line}")
-            for line in err:
-                ctx.stderr(f"{n}: {line}")
+            if stream:
+                # DSHCore::pipe_handler: one response per read of a node's pipe,
+                # its lines labelled and joined by "\n" (callers that join the
+                # responses, like InstUtils->xcmd, see this grouping)
+                if out:
+                    ctx.data("\n".join(f"{n}: {line}" for line in out))
+                if err:
+                    ctx.stderr("\n".join(f"{n}: {line}" for line in err))
+            else:
+                for line in out:
+                    ctx.data(f"{n}: {line}")
+                for line in err:
+                    ctx.stderr(f"{n}: {line}")
             if rc != 0:
                 failed += 1
         ctx.rc |= failed

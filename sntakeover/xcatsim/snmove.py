@@ -58,12 +58,16 @@ def _usage(ctx: Any) -> None:
 
 
 def _xcmd(ctx: Any, target: str, cmd: str) -> tuple[int, str]:
-    """InstUtils->xcmd: xdsh -s to one target, output as one string."""
+    """InstUtils->xcmd: xdsh -s to one target, output as one string.
+
+    The responses are joined with '' (runxcmd in string mode), so the lines of
+    separate responses run together, e.g. ``sn1: ssh: connect to host sn1 port
+    22: No route to hostsn1 remote shell had error code: 255``."""
     ctx.flags["callback"] = True
     if ctx.flags.get("verbose"):
         ctx.data("Running internal xCAT command: xdsh ... \n")
     child = ctx.sub("xdsh", [target, "-s", cmd])
-    return child.rc, "\n".join(child.relay_texts())
+    return child.rc, "".join(child.relay_texts())
 
 
 def _runxcmd(ctx: Any, name: str, nodes: list[str], args: list[str], exitcode: int) -> Any:
