@@ -134,7 +134,9 @@ def snmove(ctx: Any, args: list[str]) -> None:
     try:
         o, pos = getopt_bundling(args, OPTIONS)
     except GetoptError as e:
-        ctx.stderr(str(e))
+        # Getopt::Long warns in the plugin process, i.e. into xcatd's own
+        # stderr; the client only receives the usage (exit 0)
+        log.debug("snmove: %s", e)
         _usage(ctx)
         return
     ctx.flags["verbose"] = bool(o.get("verbose"))
