@@ -10,7 +10,7 @@ import zmq
 from sntakeover.cli import main
 from sntakeover.client import request
 
-from conftest import event
+from support import event
 
 
 def test_invalid_event_is_rejected_with_path_and_counted(daemon):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import event
+from support import event
 
 
 def snmove_nodes(sim) -> list[str]:
