@@ -50,7 +50,8 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "required": (False, "Refuse to move nodes when fencing did not succeed."),
     },
     "takeover": {
-        "strategy": ("snmove", "Takeover plugin to use: 'snmove'."),
+        "strategy": ("snmove", "Takeover strategy: 'snmove' (one run per backup SN) or 'parallel' (several at once)."),
+        "parallel": (8, "Concurrent snmove runs per backup SN for the 'parallel' strategy."),
         "max_nodes": (0, "Refuse (incident failed) when more nodes would move; 0 = no limit."),
         "dry_run": (False, "Plan and record the exact commands, change nothing."),
         "snmove_timeout": (3600.0, "Seconds one snmove run may take."),

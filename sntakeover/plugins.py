@@ -28,6 +28,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.plan",
     "sntakeover.builtin.fence",
     "sntakeover.builtin.snmove",
+    "sntakeover.builtin.parallel",
     "sntakeover.builtin.verify",
     "sntakeover.builtin.notify_log",
     # adapters, one per monitoring source (sntakeover_adapt)

@@ -248,3 +248,18 @@ def test_backup_down_too_moves_nothing(sim, daemon):
     rows = d.summary(inc["id"])["nodes"]
     assert rows and all(r["status"] == "skipped" and "backup sn2 is not reachable" in r["detail"] for r in rows)
     assert s.calls("snmove") == []
+
+
+def test_parallel_strategy_moves_each_node_once_in_disjoint_batches(sim, daemon):
+    s = sim(nodes=32)
+    mine = s.nodes_first("sn1")
+    s.fail("sn1")
+    d = daemon(s, extra='[takeover]\nstrategy = "parallel"\nparallel = 3\n')
+    d.send(event("sn1"))
+    inc = d.wait_closed("sn1")
+    assert inc["state"] == "done"
+    calls = s.calls("snmove")
+    assert len(calls) == 3 and all(c[1:] == ["-d", "sn2"] for c in calls)
+    moved = snmove_nodes(s)
+    assert sorted(moved) == sorted(mine) and len(moved) == len(set(moved))
+    assert all(s.servicenode(n) == "sn2,sn1" for n in mine)

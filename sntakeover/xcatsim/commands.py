@@ -97,8 +97,10 @@ class Ctx:
         return float(self.state.get("latency", 0.0) or 0.0)
 
     def round_trip(self, n: int = 1) -> None:
+        """Charge ``n`` network round trips. The time is spent after the state lock is
+        released (see :func:`run`), so concurrent commands overlap as on a real MN."""
         if self.latency > 0 and n > 0:
-            time.sleep(self.latency * n)
+            self.top().flags["latency_debt"] = self.top().flags.get("latency_debt", 0.0) + self.latency * n
 
     def sub(self, name: str, args: list[str]) -> "Ctx":
         """Run another command in-process (an xCAT sub-request); return its context."""
@@ -136,6 +138,9 @@ def run(name: str, argv: list[str], state_dir: str | os.PathLike[str]) -> tuple[
         notif = list(state["tables"].get("notification", []))
         out, err = ctx.render()
         rc = ctx.rc
+        debt = float(ctx.flags.get("latency_debt", 0.0))
+    if debt > 0:
+        time.sleep(debt)
     st.append_log(state_dir, [name, *argv], rc)
     if changes and notif:
         from . import notify
