@@ -1,0 +1,76 @@
+"""Helpers for the tests that run the real monitoring tools on 127.0.0.1.
+
+A missing tool skips its tests, unless SNTAKEOVER_REQUIRE_REAL_TOOLS=1 (set by
+.ci/run): then a missing tool is a failure, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fakedaemon import FakeDaemon  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HOOKS = ROOT / "hooks"
+
+
+def need(program: str) -> str:
+    """Return the program's path; skip (or fail under SNTAKEOVER_REQUIRE_REAL_TOOLS=1) when missing."""
+    path = shutil.which(program) or next((p for p in (f"/usr/sbin/{program}", f"/usr/bin/{program}") if os.access(p, os.X_OK)), None)
+    if path:
+        return path
+    msg = f"{program} is not installed (apt-get install prometheus-alertmanager monit nagios4-core)"
+    if os.environ.get("SNTAKEOVER_REQUIRE_REAL_TOOLS") == "1":
+        pytest.fail(msg + " and SNTAKEOVER_REQUIRE_REAL_TOOLS=1", pytrace=False)
+    pytest.skip(msg)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (bound, never listened, then released)."""
+    return free_port()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+class Proc:
+    """A started tool, always stopped at the end of the test."""
+
+    def __init__(self, argv, cwd, log):
+        self.log = log
+        self.p = subprocess.Popen(argv, cwd=cwd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+
+    def output(self) -> str:
+        return Path(self.log).read_text(errors="replace")
