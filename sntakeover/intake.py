@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections import Counter
 from typing import Any, Callable
 
 from . import __version__
 from .config import Config
-from .errors import EventRejected
+from .errors import EventRejected, StoreError
 from .model import Event
 from .plugins import Hooks
 from .store import Store
@@ -58,6 +59,10 @@ class Intake:
             self.count("rejected")
             log.warning("rejected request: %s", exc)
             return {"ok": False, "error": str(exc)}
+        except (StoreError, sqlite3.Error) as exc:  # nothing was stored: the sender must try again
+            self.count("store_errors")
+            log.error("store error, request not acknowledged: %s", exc)
+            return {"ok": False, "error": f"store error: {exc}", "retry": True}
         except Exception as exc:  # noqa: BLE001 - the daemon never crashes on input
             self.count("errors")
             log.exception("error while handling a request")

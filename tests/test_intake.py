@@ -125,3 +125,20 @@ def test_lazy_pirate_resend_reaches_a_daemon_started_late(daemon):
         assert reply["pong"] is True and time.monotonic() - start < 10
     finally:
         t.join()
+
+
+def test_store_failure_is_not_acknowledged_and_asks_for_a_retry(tmp_path):
+    from sntakeover.config import build
+    from sntakeover.intake import Intake
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.store import Store
+    from sntakeover.validation import load_validators
+
+    store = Store(tmp_path / "s.db")
+    intake = Intake(build({}), store, load_validators(), Hooks(get_plugin_manager(load_entrypoints=False)))
+    store.db.execute("DROP TABLE events")  # the disk went bad under us
+    import json
+
+    reply = intake.handle(json.dumps({"v": 1, "op": "event", "event": event()}).encode())
+    assert reply["ok"] is False and reply["retry"] is True and reply["error"].startswith("store error")
+    assert intake.counters["store_errors"] == 1
