@@ -1,4 +1,4 @@
-"""``sntakeover hook ...`` against a real ZeroMQ ROUTER that answers like the daemon."""
+"""``sntakeover hook ...`` against the daemon's real intake on a real ZeroMQ ROUTER."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "realtools"))
-from fakedaemon import FakeDaemon  # noqa: E402
+from intake_only import IntakeOnlyDaemon  # noqa: E402
 
 from sntakeover import hookcli  # noqa: E402
 
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def daemon():
-    d = FakeDaemon()
+    d = IntakeOnlyDaemon()
     yield d
     d.close()
 
@@ -104,7 +103,7 @@ def test_xcatmon_lines(daemon, monkeypatch):
 def test_rejected_payload_exit_4(daemon, capsys):
     rc = run(["hook", "nagios", "--endpoint", daemon.endpoint, "--host", "sn1", "--state", "EXPLODED", "--state-type", "HARD"])
     assert rc == 4
-    assert "rejected by the daemon: $.state" in capsys.readouterr().err
+    assert "rejected by the daemon: $.payload.state: 'EXPLODED' is not one of" in capsys.readouterr().err
 
 
 def test_missing_args_exit_2(capsys):
@@ -121,7 +120,7 @@ def test_no_daemon_exit_3_with_message(capsys, tmp_path):
 
 
 def test_garbage_reply_exit_5():
-    d = FakeDaemon(mode="garbage")
+    d = IntakeOnlyDaemon(mode="garbage")
     try:
         assert run(["hook", "zabbix", "--endpoint", d.endpoint, "--host", "sn1", "--event", "1", "--value", "1"]) == 5
     finally:

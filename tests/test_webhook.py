@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent / "realtools"))
-from fakedaemon import FakeDaemon  # noqa: E402
+from intake_only import IntakeOnlyDaemon  # noqa: E402
 
 from sntakeover import webhook  # noqa: E402
 
@@ -52,7 +51,7 @@ def bridge():
 
 @pytest.fixture
 def daemon():
-    d = FakeDaemon()
+    d = IntakeOnlyDaemon()
     yield d
     d.close()
 
@@ -88,7 +87,7 @@ def test_daemon_rejection_gives_422(bridge, daemon):
 
 
 def test_daemon_garbage_gives_502(bridge):
-    d = FakeDaemon(mode="garbage")
+    d = IntakeOnlyDaemon(mode="garbage")
     try:
         assert post(bridge(d.endpoint), PAYLOAD)[0] == 502
     finally:

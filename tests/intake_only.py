@@ -1,37 +1,41 @@
-"""A stand-in for the daemon's intake: a real ZeroMQ ROUTER that replies like the daemon.
+"""The daemon's real intake on a real ZeroMQ ROUTER, without the incident engine.
 
-It does what the daemon does with an ``op: raw`` request -- validate the payload
-against the source's schema, call the adapter, validate each event against
-event.v1, remember ids to flag duplicates -- and nothing more (no store, no
-incidents). Used to test the hooks, the HTTP bridge and the real monitoring
-tools' delivery until the end-to-end tests run against the real daemon.
+Requests go through the same :class:`sntakeover.intake.Intake` the daemon uses:
+request and payload schemas, the adapter plugins, event.v1 validation, a real
+SQLite store and the duplicate check. Only the engine is left out, so hook and
+bridge tests see exactly the daemon's replies without running takeovers. For
+failure injection it can also answer garbage, reject everything, or stay silent.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
 
-from sntakeover.errors import EventRejected
+from sntakeover.config import build
+from sntakeover.intake import Intake
 from sntakeover.plugins import Hooks, get_plugin_manager
+from sntakeover.store import Store
 from sntakeover.validation import load_validators
 
-ADAPTERS = [f"sntakeover.adapters.{m}" for m in ("alertmanager", "nagios", "icinga2", "zabbix", "monit", "regnotif", "xcatmon")]
 
-
-class FakeDaemon:
-    def __init__(self, endpoint: str = "tcp://127.0.0.1:*", *, mode: str = "normal", options: dict[str, Any] | None = None) -> None:
+class IntakeOnlyDaemon:
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:*", *, mode: str = "normal",
+                 options: dict[str, Any] | None = None) -> None:
         self.mode = mode  # normal | reject | garbage | silent
-        self.options = options or {}
         self.requests: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []  # every accepted event, duplicates included
-        self.seen: set[str] = set()
-        self._hooks = Hooks(get_plugin_manager(load_entrypoints=False, builtins=ADAPTERS))
-        self._validators = load_validators()
+        self._dir = tempfile.TemporaryDirectory(prefix="snt-intake-")
+        self.store = Store(Path(self._dir.name) / "store.db")
+        config = build({"adapters": options or {}})
+        hooks = Hooks(get_plugin_manager(load_entrypoints=False))
+        self.intake = Intake(config, self.store, load_validators(), hooks)
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.ROUTER)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -42,26 +46,14 @@ class FakeDaemon:
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
-    def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
-        source, payload = req.get("source"), req.get("payload")
-        name = "alertmanager.v4" if source == "alertmanager" else f"{source}.v1"
-        try:
-            if name in self._validators.by_name:
-                self._validators.validate(name, payload)
-            events = self._hooks.adapt(source, payload, self.options.get(source, {}))
-            if events is None:
-                raise EventRejected("$.source", f"no adapter for {source!r}")
-            for ev in events:
-                self._validators.validate("event.v1", ev)
-        except EventRejected as exc:
-            return {"ok": False, "error": str(exc)}
-        out = []
-        for ev in events:
-            dup = ev["id"] in self.seen
-            self.seen.add(ev["id"])
-            self.events.append(dict(ev, duplicate=dup))
-            out.append({"id": ev["id"], "duplicate": dup})
-        return {"ok": True, "events": out}
+    def _handle(self, body: bytes) -> dict[str, Any]:
+        reply = self.intake.handle(body)
+        if reply.get("ok"):
+            acks = reply.get("events") or ([{"id": reply["id"], "duplicate": reply["duplicate"]}] if "id" in reply else [])
+            for ack in acks:
+                row = self.store.query("SELECT body FROM events WHERE id = ?", (ack["id"],))
+                self.events.append(dict(json.loads(row[0]["body"]), duplicate=ack["duplicate"]))
+        return reply
 
     def _loop(self) -> None:
         poller = zmq.Poller()
@@ -85,7 +77,7 @@ class FakeDaemon:
                 elif self.mode == "reject":
                     reply = json.dumps({"ok": False, "error": "$.alerts[0].labels: no sn"}).encode()
                 else:
-                    reply = json.dumps(self._handle(req)).encode()
+                    reply = json.dumps(self._handle(body)).encode()
                 self._cond.notify_all()
             self._sock.send_multipart([ident, b"", reply])
 
@@ -115,3 +107,5 @@ class FakeDaemon:
         self._thread.join(5)
         self._sock.close(linger=0)
         self._ctx.term()
+        self.store.close()
+        self._dir.cleanup()
