@@ -9,16 +9,11 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fakedaemon import FakeDaemon  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOOKS = ROOT / "hooks"
@@ -74,3 +69,20 @@ class Proc:
 
     def output(self) -> str:
         return Path(self.log).read_text(errors="replace")
+
+
+def rows(daemon, sql, args=()):
+    """Rows from the daemon's store (read-only), as dicts."""
+    st = daemon.store()
+    try:
+        return [dict(r) for r in st.query(sql, args)]
+    finally:
+        st.close()
+
+
+def events(daemon):
+    """Every stored event, oldest first, with its body decoded and the daemon's outcome."""
+    import json
+
+    return [dict(json.loads(r["body"]), outcome=r["outcome"], incident_id=r["incident_id"])
+            for r in rows(daemon, "SELECT body, outcome, incident_id FROM events ORDER BY seq")]

@@ -1,4 +1,4 @@
-"""prometheus-alertmanager with the shipped receiver config -> HTTP bridge -> ROUTER."""
+"""prometheus-alertmanager with the shipped receiver config -> HTTP bridge -> daemon -> takeover."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from realtools_support import HOOKS, free_port, need, wait_for
+from realtools_support import HOOKS, events, free_port, need, rows, wait_for
 
 from sntakeover import webhook
 
@@ -24,8 +24,8 @@ def post_alerts(port, alerts):
 
 
 @pytest.fixture
-def bridge(fake_daemon):
-    settings = webhook.Settings(endpoint=fake_daemon.endpoint, timeout=1.0, retries=2)
+def bridge(stack):
+    settings = webhook.Settings(endpoint=stack.endpoint, timeout=2.0, retries=2)
     srv = webhook.make_server("127.0.0.1:0", settings)
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
@@ -36,8 +36,9 @@ def bridge(fake_daemon):
     settings.zmq.term()
 
 
-def test_alertmanager_delivers_firing_dedup_and_resolved(tmp_path, fake_daemon, bridge, start):
+def test_alertmanager_firing_takes_over_dedups_and_resolved_never_fails_back(tmp_path, stack, bridge, start):
     am = need("prometheus-alertmanager")
+    d, sim = stack.daemon, stack.sim
     cfg = (HOOKS / "alertmanager" / "alertmanager.yml").read_text()
     assert "http://127.0.0.1:9095/alertmanager" in cfg
     # the shipped file, with the test's bridge port and short timers
@@ -54,28 +55,35 @@ def test_alertmanager_delivers_firing_dedup_and_resolved(tmp_path, fake_daemon, 
 
     labels = {"alertname": "XcatSnDown", "instance": "sn1:3001", "job": "xcatd-probe", "sn": "sn1", "severity": "critical"}
     post_alerts(port, [{"labels": labels, "annotations": {"summary": "xcatd on sn1 not answering on 3001"}}])
-    events = fake_daemon.wait_events(1, 20)
-    assert events, proc.output()
-    first = events[0]
-    assert (first["kind"], first["servicenode"], first["state_type"]) == ("sn.down", "sn1", "hard")
-    assert first["duplicate"] is False
+    inc = d.wait_closed("sn1", timeout=60)
+    assert inc["state"] == "done", proc.output()
+    [down] = events(d)
+    assert (down["kind"], down["servicenode"], down["state_type"]) == ("sn.down", "sn1", "hard")
+    assert down["source"]["tool"] == "alertmanager" and down["incident_id"] == inc["id"]
+    moved = sim.nodes_first("sn2")
 
     # the same alert posted again (Prometheus re-sends every evaluation) and the
-    # repeat_interval reminders: same fingerprint+startsAt -> duplicates only
+    # repeat_interval reminders: same fingerprint+startsAt -> acknowledged duplicates only
     post_alerts(port, [{"labels": labels}])
-    events = fake_daemon.wait_events(3, 20)
-    assert len(events) >= 3, proc.output()
-    assert all(e["id"] == first["id"] and e["duplicate"] for e in events[1:])
+    assert wait_for(lambda: len(rows(d, "SELECT seq FROM raw")) >= 3, 20), proc.output()
+    assert [e["kind"] for e in events(d)] == ["sn.down"]
+    assert d.request({"v": 1, "op": "status"})["counters"]["duplicates"] >= 2
+    assert len(sim.calls("snmove")) == 1
 
-    # resolved: endsAt in the past
+    # the SN is repaired; Alertmanager sends resolved: recorded as sn.up, nothing moves back
+    sim.heal("sn1")
     past = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
     post_alerts(port, [{"labels": labels, "endsAt": past}])
-    up = wait_for(lambda: [e for e in fake_daemon.events if e["kind"] == "sn.up"], 20)
+    up = wait_for(lambda: [e for e in events(d) if e["kind"] == "sn.up" and e["outcome"]], 20)
     assert up, proc.output()
-    assert up[0]["servicenode"] == "sn1" and up[0]["source"]["ref"] == first["source"]["ref"]
-    # the raw payloads arrived as Alertmanager 0.25 sends them
-    raw = fake_daemon.requests[0]
-    assert raw["source"] == "alertmanager" and raw["payload"]["version"] == "4"
+    assert up[0]["servicenode"] == "sn1" and up[0]["source"]["ref"] == down["source"]["ref"]
+    assert "no automatic failback" in up[0]["outcome"]
+    time.sleep(1.0)
+    assert len(sim.calls("snmove")) == 1
+    assert sim.nodes_first("sn2") == moved and sim.nodes_first("sn1") == []
+    # the raw payloads are stored as Alertmanager 0.25 sent them
+    raw = rows(d, "SELECT source, payload FROM raw ORDER BY seq")[0]
+    assert raw["source"] == "alertmanager" and json.loads(raw["payload"])["version"] == "4"
 
 
 def _ready(port):

@@ -1,16 +1,17 @@
-"""monit with the shipped check: a closed loopback port execs the hook -> ROUTER."""
+"""monit with the shipped check: a closed loopback port execs the hook -> daemon -> takeover."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
-from realtools_support import HOOKS, closed_port, need, wait_for
+from realtools_support import HOOKS, closed_port, events, need, rows, wait_for
 
 pytestmark = [pytest.mark.realtool, pytest.mark.slow]
 
 
-def test_monit_check_host_execs_the_hook(tmp_path, fake_daemon, hookbin, start):
+def test_monit_check_host_execs_the_hook_and_the_takeover_runs(tmp_path, stack, hookbin, start):
     monit = need("monit")
     check = (HOOKS / "monit" / "sntakeover.monitrc").read_text()
     assert "/usr/local/bin/sntakeover hook monit down" in check
@@ -31,14 +32,16 @@ def test_monit_check_host_execs_the_hook(tmp_path, fake_daemon, hookbin, start):
     )
     os.chmod(rc, 0o600)
     proc = start([monit, "-c", str(rc), "-I"], tmp_path, tmp_path / "monit.out")
-    events = fake_daemon.wait_events(1, 30)
-    assert events, proc.output() + (tmp_path / "monit.log").read_text(errors="replace")
-    ev = events[0]
+    d = stack.daemon
+    inc = d.wait_closed("sn1", timeout=60)
+    assert inc["state"] == "done", proc.output() + (tmp_path / "monit.log").read_text(errors="replace")
+    [ev] = events(d)
     assert (ev["kind"], ev["servicenode"], ev["state_type"]) == ("sn.down", "sn1", "hard")
     assert ev["source"]["tool"] == "monit"
-    raw = fake_daemon.requests[0]["payload"]
+    raw = json.loads(rows(d, "SELECT payload FROM raw ORDER BY seq")[0]["payload"])
     assert raw["service"] == "sn1" and raw["direction"] == "down" and raw["event"]
-    # 'repeat every 2 cycles' runs the hook again: the same failure, the same id
-    events = fake_daemon.wait_events(2, 20)
-    assert len(events) >= 2, (tmp_path / "monit.log").read_text(errors="replace")
-    assert events[1]["id"] == ev["id"] and events[1]["duplicate"]
+    # 'repeat every 2 cycles' runs the hook again: the same failure, the same id, nothing new
+    assert wait_for(lambda: len(rows(d, "SELECT seq FROM raw")) >= 2, 20), (tmp_path / "monit.log").read_text(errors="replace")
+    again = rows(d, "SELECT event_ids FROM raw ORDER BY seq")
+    assert json.loads(again[1]["event_ids"]) == [ev["id"]]
+    assert len(events(d)) == 1 and len(stack.sim.calls("snmove")) == 1

@@ -1,4 +1,4 @@
-"""nagios4 with the shipped command and host template: SOFT attempts recorded, HARD DOWN acts.
+"""nagios4 with the shipped command and host template: SOFT recorded, HARD DOWN takes over.
 
 Nagios runs its event handlers as ``nagios_user``. The hook must run the same
 Python as the tests, which the ``nagios`` user often cannot reach (it lives
@@ -9,12 +9,13 @@ otherwise as the current user. Nagios needs the directory owned by that user.
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
 import subprocess
 
 import pytest
-from realtools_support import HOOKS, need, wait_for
+from realtools_support import HOOKS, events, need, rows, wait_for
 
 pytestmark = [pytest.mark.realtool, pytest.mark.slow]
 
@@ -108,9 +109,9 @@ define service {{
 """
 
 
-def test_nagios_soft_then_hard_down(tmp_path, fake_daemon, hookbin, start):
+def test_nagios_soft_is_recorded_and_hard_down_takes_over(tmp_path, stack, hookbin, start):
     nagios = need("nagios4")
-    d = tmp_path / "nagios"
+    d = d_dir = tmp_path / "nagios"
     d.mkdir()
     (d / "checkresults").mkdir()
     user = pwd.getpwuid(os.getuid()).pw_name
@@ -126,19 +127,24 @@ def test_nagios_soft_then_hard_down(tmp_path, fake_daemon, hookbin, start):
     assert v.returncode == 0, v.stdout + v.stderr
     proc = start([nagios, str(d / "nagios.cfg")], d, tmp_path / "nagios.out")
 
-    # SOFT 1, then HARD 2 (max_check_attempts 2): both delivered; only HARD would act
-    events = fake_daemon.wait_events(2, 60)
-    log = (d / "nagios.log").read_text(errors="replace") if (d / "nagios.log").exists() else ""
-    assert len(events) >= 2, proc.output() + log
-    # the two handler runs can overlap (Nagios workers): order by state type, not arrival
-    soft = next(e for e in events if e.get("state_type") == "soft")
-    hard = next(e for e in events if e.get("state_type") == "hard")
-    assert (soft["kind"], soft["state_type"]) == ("sn.down", "soft")
-    assert (hard["kind"], hard["state_type"]) == ("sn.down", "hard")
+    # SOFT 1, then HARD 2 (max_check_attempts 2): both delivered; only HARD acts
+    d, sim = stack.daemon, stack.sim
+    inc = d.wait_closed("sn1", timeout=90)
+    nagios_log = d_dir / "nagios.log"
+    assert inc["state"] == "done", proc.output() + (nagios_log.read_text(errors="replace") if nagios_log.exists() else "")
+    evs = events(d)
+    # the two handler runs can overlap (Nagios workers): match by state type, not arrival
+    soft = next(e for e in evs if e.get("state_type") == "soft")
+    hard = next(e for e in evs if e.get("state_type") == "hard")
+    assert soft["kind"] == hard["kind"] == "sn.down"
     assert soft["servicenode"] == hard["servicenode"] == "sn1"
-    assert soft["in_downtime"] is False
+    assert "in_downtime" not in soft
+    assert "soft" in soft["outcome"] and hard["incident_id"] == inc["id"]
     # $HOSTPROBLEMID$ is the reference, the same through SOFT and HARD
     assert soft["source"]["ref"] == hard["source"]["ref"] != ""
+    assert len(sim.calls("snmove")) == 1 and sim.nodes_first("sn1") == []
+    log = nagios_log.read_text(errors="replace")
     assert "HOST EVENT HANDLER: sn1;DOWN;HARD;2;sntakeover-event" in log
-    raw = next(r["payload"] for r in fake_daemon.requests if r["payload"]["state_type"] == "HARD")
+    payloads = [json.loads(r["payload"]) for r in rows(d, "SELECT payload FROM raw ORDER BY seq")]
+    raw = next(p for p in payloads if p["state_type"] == "HARD")
     assert raw["attempt"] == 2 and raw["max_attempts"] == 2 and raw["output"].startswith("CRITICAL")
