@@ -310,7 +310,7 @@ def _add_nagios_like(p: argparse.ArgumentParser, icinga: bool) -> None:
 def register(subparsers: Any) -> None:
     """Add the ``hook`` and ``webhook`` subcommands to the main CLI's subparsers."""
     hook = subparsers.add_parser("hook", help="send a monitoring tool's event to the daemon (run by the tool)",
-                                 description="Run by a monitoring tool or by xCAT; see docs/hooks.md.")
+                                 description="Run by a monitoring tool or by xCAT; see the README, section \"Wiring monitoring tools\".")
     tools = hook.add_subparsers(dest="tool", metavar="TOOL", required=True)
     common = _common()
 
