@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-#: what an xCAT object name may look like (same as schemas/event.v1.json)
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+#: what an xCAT object name may look like (same as schemas/event.v1.json); use fullmatch:
+#: ``$`` alone would also accept a trailing newline
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
 def valid_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))
+    return bool(NAME_RE.fullmatch(name))
 
 
 def check_names(names: Iterable[str]) -> list[str]:

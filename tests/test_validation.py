@@ -37,7 +37,7 @@ def test_a_good_event_passes(v):
     v.validate("event.v1", ev(nodes=["cn1", "cn2"], state_type="hard", severity="critical", in_downtime=False))
 
 
-@pytest.mark.parametrize("name", ["-d", "sn1;reboot", "sn 1", "$(id)", "", "sn1,sn2", "a" * 64, "/sn1"])
+@pytest.mark.parametrize("name", ["-d", "sn1;reboot", "sn 1", "$(id)", "", "sn1,sn2", "a" * 64, "/sn1", "sn1\n", "sn1\nrm"])
 def test_servicenode_names_that_could_reach_a_shell_or_an_option_are_rejected(v, name):
     assert reason(v, ev(servicenode=name)).startswith("$.servicenode: ")
 
@@ -65,3 +65,9 @@ def test_extra_top_level_field_is_rejected(v):
 def test_source_tool_is_required_and_strict(v):
     assert reason(v, ev(source={"ref": "x"})) == "$.source: 'tool' is a required property"
     assert reason(v, ev(source={"tool": "Nagios Core"})).startswith("$.source.tool: ")
+
+
+@pytest.mark.parametrize("field,value", [("id", "x\n"), ("source", {"tool": "nagios\n"}), ("severity", "high\n"),
+                                         ("source", {"tool": "t", "host": "mon1\n"})])
+def test_no_pattern_lets_a_trailing_newline_through(v, field, value):
+    assert reason(v, ev(**{field: value})).startswith(f"$.{field}")
