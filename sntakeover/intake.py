@@ -98,18 +98,21 @@ class Intake:
         names = sorted(n for n in self.validators.names() if n.startswith(f"{source}.v"))
         return names[-1] if names else None
 
-    def _raw(self, source: str, payload: Any) -> dict[str, Any]:
+    def adapt(self, source: str, payload: Any, options: dict[str, Any] | None = None) -> list[Event]:
+        """Validate a raw payload, run the source's adapter, validate what it produced.
+
+        Rejection paths are relative to the payload (``$.alerts[0].labels``);
+        produced events are reported as ``$.events[i]...``.
+        """
         schema = self.raw_schema(source)
         if schema:
-            try:
-                self.validators.validate(schema, payload)
-            except EventRejected as exc:
-                raise EventRejected(exc.path.replace("$", "$.payload", 1), exc.message) from None
-        produced = self.hooks.adapt(source, payload, self.config.adapter_options(source))
+            self.validators.validate(schema, payload)
+        opts = self.config.adapter_options(source) if options is None else options
+        produced = self.hooks.adapt(source, payload, opts)
         if produced is None:
             raise EventRejected("$.source", f"no adapter for source {source!r}")
         if len(produced) > MAX_EVENTS_PER_REQUEST:
-            raise EventRejected("$.payload", f"{len(produced)} events in one request (limit {MAX_EVENTS_PER_REQUEST})")
+            raise EventRejected("$", f"{len(produced)} events in one request (limit {MAX_EVENTS_PER_REQUEST})")
         events = []
         for i, data in enumerate(produced):
             try:
@@ -117,6 +120,15 @@ class Intake:
             except EventRejected as exc:
                 raise EventRejected(f"$.events[{i}]" + exc.path[1:], f"adapter {source} produced: {exc.message}") from None
             events.append(Event.from_dict(data))
+        return events
+
+    def _raw(self, source: str, payload: Any) -> dict[str, Any]:
+        try:
+            events = self.adapt(source, payload)
+        except EventRejected as exc:
+            if exc.path.startswith(("$.source", "$.events")):
+                raise
+            raise EventRejected(exc.path.replace("$", "$.payload", 1), exc.message) from None
         results = self.store.add_events(events, raw=(source, payload))
         new = [e for e, (dup, _) in zip(events, results) if not dup]
         self.count("accepted", len(new))

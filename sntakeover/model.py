@@ -67,7 +67,7 @@ class Event:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["nodes"] = list(self.nodes)
-        return {k: v for k, v in d.items() if v is not None and v != [] and not (k == "in_downtime" and v is False)}
+        return {k: v for k, v in d.items() if v is not None and v != []}
 
 
 @dataclass(frozen=True)

@@ -35,3 +35,20 @@ def daemon(tmp_path: Path):
     yield make
     for d in made:
         d.cleanup()
+
+
+@pytest.fixture(scope="session")
+def adapt():
+    """Run a raw payload through the daemon's own steps (raw schema, adapter, event schema);
+    returns the event dicts."""
+    from sntakeover.config import build
+    from sntakeover.intake import Intake
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.validation import load_validators
+
+    intake = Intake(build({}), None, load_validators(), Hooks(get_plugin_manager(load_entrypoints=False)))
+
+    def run(source: str, payload: Any, options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in intake.adapt(source, payload, options or {})]
+
+    return run

@@ -5,27 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sntakeover.errors import EventRejected
-from sntakeover.plugins import Hooks, get_plugin_manager
 from sntakeover.validation import load_validators
 
-ADAPTERS = [f"sntakeover.adapters.{m}" for m in ("alertmanager", "nagios", "icinga2", "zabbix", "monit", "regnotif", "xcatmon")]
-
-
-@pytest.fixture(scope="module")
-def adapt():
-    hooks = Hooks(get_plugin_manager(load_entrypoints=False, builtins=ADAPTERS))
-    validators = load_validators()
-
-    def run(source, payload, options=None):
-        # what the daemon does: raw schema, adapter, event schema
-        name = "alertmanager.v4" if source == "alertmanager" else f"{source}.v1"
-        validators.validate(name, payload)
-        events = hooks.adapt(source, payload, options or {})
-        for ev in events:
-            validators.validate("event.v1", ev)
-        return events
-
-    return run
 
 
 def zabbix(value, **kw):

@@ -82,7 +82,7 @@ def test_daemon_rejection_gives_422(bridge, daemon):
     port = bridge(daemon.endpoint)
     bad = dict(PAYLOAD, alerts=[dict(PAYLOAD["alerts"][0], labels={"alertname": "X"})])
     status, body = post(port, bad)
-    assert status == 422 and body["error"].startswith("$.alerts[0].labels")
+    assert status == 422 and body["error"].startswith("$.payload.alerts[0].labels")
     assert post(port, dict(PAYLOAD, version="3"))[0] == 422
 
 

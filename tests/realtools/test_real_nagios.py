@@ -138,7 +138,7 @@ def test_nagios_soft_is_recorded_and_hard_down_takes_over(tmp_path, stack, hookb
     hard = next(e for e in evs if e.get("state_type") == "hard")
     assert soft["kind"] == hard["kind"] == "sn.down"
     assert soft["servicenode"] == hard["servicenode"] == "sn1"
-    assert "in_downtime" not in soft
+    assert soft["in_downtime"] is False
     assert "soft" in soft["outcome"] and hard["incident_id"] == inc["id"]
     # $HOSTPROBLEMID$ is the reference, the same through SOFT and HARD
     assert soft["source"]["ref"] == hard["source"]["ref"] != ""
