@@ -16,11 +16,11 @@ take concurrent writers (MySQL/PostgreSQL, as hierarchical clusters use), and
 from __future__ import annotations
 
 import logging
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from sntakeover import hookimpl
+from sntakeover.builtin.snmove import result, snmove_argv
 from sntakeover.model import Plan, TakeoverResult
-from sntakeover.xcatout import attribute_errors, check_names
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,8 @@ def parallel_argvs(plan: Plan, config) -> list[list[str]]:
     width = max(1, tk["parallel"])
     out = []
     for backup, nodes in sorted(plan.by_backup().items()):
-        check_names([backup, *nodes])
-        for i in range(min(width, len(nodes))):
-            chunk = nodes[i::width]  # round robin keeps the batches the same size
-            argv = ["snmove", ",".join(chunk), "-d", backup]
-            if tk["destn"].get(backup):
-                argv += ["-D", tk["destn"][backup]]
-            if tk["postscripts"]:
-                argv += ["-P", tk["postscripts"]]
-            out.append(argv)
+        # round robin keeps the batches the same size
+        out += [snmove_argv(nodes[i::width], backup, tk) for i in range(min(width, len(nodes)))]
     return out
 
 
@@ -53,26 +46,7 @@ def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     if dry_run:
         return TakeoverResult(STRATEGY, tuple(tuple(a) for a in argvs))
     timeout = ctx.config.get("takeover", "snmove_timeout")
-    results: list = [None] * len(argvs)
-
-    def one(i: int) -> None:
-        results[i] = ctx.runner.run(argvs[i], timeout=timeout)
-
     ctx.note(f"running {len(argvs)} snmove batch(es) at once for {len(plan.moves)} node(s)")
-    threads = [threading.Thread(target=one, args=(i,), name=f"snmove-{i}") for i in range(len(argvs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    node_errors: dict[str, str] = {}
-    errors: list[str] = []
-    rc = 0
-    for argv, res in zip(argvs, results):
-        rc |= res.rc
-        if res.timed_out:
-            errors.append(f"snmove batch to {argv[3]} timed out after {res.duration:.0f}s")
-        per_node, general = attribute_errors(res.stdout, res.stderr, argv[1].split(","))
-        node_errors.update(per_node)
-        errors.extend(dict.fromkeys(general))
-    output = "".join(r.stdout + r.stderr for r in results)[-65536:]
-    return TakeoverResult(STRATEGY, tuple(tuple(a) for a in argvs), rc, node_errors, tuple(errors), output)
+    with ThreadPoolExecutor(max_workers=len(argvs), thread_name_prefix="snmove") as pool:
+        results = list(pool.map(lambda argv: ctx.runner.run(argv, timeout=timeout), argvs))
+    return result(STRATEGY, zip(argvs, results))
