@@ -29,7 +29,7 @@ import zmq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sntakeover.client import NoDaemon, request  # noqa: E402
+from sntakeover.client import wait_for_daemon  # noqa: E402
 
 
 def event(i: int, c: int) -> bytes:
@@ -126,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ep = f"ipc://{tmp}/run/intake.sock"
     proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO)
     try:
-        for _ in range(100):
-            try:
-                request({"v": 1, "op": "ping"}, endpoint=ep, timeout=0.3, retries=1)
-                break
-            except NoDaemon:
-                time.sleep(0.1)
+        wait_for_daemon(ep, alive=lambda: proc.poll() is None)
         daemon_rate = drive(ep, args.events, args.clients)
     finally:
         proc.terminate()

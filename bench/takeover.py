@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from sntakeover import xcatsim  # noqa: E402
-from sntakeover.client import NoDaemon, request  # noqa: E402
+from sntakeover.client import request, wait_for_daemon  # noqa: E402
 from sntakeover.store import Store  # noqa: E402
 
 
@@ -38,12 +38,7 @@ def one(strategy: str, nodes: int, latency: float, parallel: int) -> tuple[float
         ep = f"ipc://{top}/r/intake.sock"
         proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO)
         try:
-            for _ in range(200):
-                try:
-                    request({"v": 1, "op": "ping"}, endpoint=ep, timeout=0.3, retries=1)
-                    break
-                except NoDaemon:
-                    time.sleep(0.05)
+            wait_for_daemon(ep, alive=lambda: proc.poll() is None)
             ev = {"id": f"bench-{strategy}", "kind": "sn.down", "servicenode": "sn1",
                   "source": {"tool": "bench"}, "time": "2026-03-04T10:15:42Z"}
             request({"v": 1, "op": "event", "event": ev}, endpoint=ep, timeout=5, retries=1)

@@ -91,3 +91,18 @@ def send_event(event: dict[str, Any], **kw: Any) -> dict[str, Any]:
 def send_raw(source: str, payload: Any, **kw: Any) -> dict[str, Any]:
     """Send a monitoring tool's own payload for the daemon's adapter (``op: raw``)."""
     return request({"v": 1, "op": "raw", "source": source, "payload": payload}, **kw)
+
+
+def wait_for_daemon(endpoint: str, timeout: float = 20.0, *, alive=lambda: True) -> None:
+    """Ping until the daemon answers; ``alive()`` returning False (the process died) stops early.
+
+    :raises NoDaemon: no answer within ``timeout`` seconds, or the daemon is not alive.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            request({"v": 1, "op": "ping"}, endpoint=endpoint, timeout=0.3, retries=1)
+            return
+        except NoDaemon:
+            continue
+    raise NoDaemon(f"no sntakeover daemon answered on {endpoint} within {timeout:g}s")

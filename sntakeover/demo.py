@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .client import NoDaemon, request
+from .client import wait_for_daemon
 from .engine import summary
 from .store import Store
 
@@ -57,7 +57,7 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
         log = open(top / "daemon.log", "wb")
         proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)],
                                 stdout=log, stderr=subprocess.STDOUT)
-        _wait_ping(endpoint, proc)
+        wait_for_daemon(endpoint, alive=lambda: proc.poll() is None)
         _say(f"== daemon pid {proc.pid} listening on {endpoint}")
 
         xcatsim.fail_sn(cluster, failed)
@@ -101,19 +101,6 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
             _say(f"(kept {top})")
         else:
             shutil.rmtree(top, ignore_errors=True)
-
-
-def _wait_ping(endpoint: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the daemon exited at start-up")
-        try:
-            request({"v": 1, "op": "ping"}, endpoint=endpoint, timeout=0.5, retries=1)
-            return
-        except NoDaemon:
-            continue
-    raise RuntimeError("the daemon did not answer within 20 s")
 
 
 def _follow(db: Path, sn: str) -> tuple[int, str]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sntakeover.client import NoDaemon, request
+from sntakeover.client import NoDaemon, request, wait_for_daemon
 from sntakeover.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -101,14 +101,10 @@ interval = 0.2
             stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
         )
         if wait:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    self.request({"v": 1, "op": "ping"}, timeout=0.5, retries=1)
-                    break
-                except NoDaemon:
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("daemon did not start:\n" + self.logfile.read_text()) from None
+            try:
+                wait_for_daemon(self.endpoint, alive=lambda: self.proc.poll() is None)
+            except NoDaemon:
+                raise RuntimeError("daemon did not start:\n" + self.logfile.read_text()) from None
         return self
 
     def request(self, req: dict[str, Any], timeout: float = 5.0, retries: int = 2) -> dict[str, Any]:
