@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from .config import Config
 from .context import Context
-from .errors import Abort, Retry, Skip
+from .errors import Abort, Retry
 from .model import Incident, Plan, State
 from .plugins import Hooks
 from .runner import CommandResult, Runner

@@ -9,9 +9,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sntakeover.xcatsim import commands_log, fail_sn, init_cluster, load_state, set_node_up
-from sntakeover.xcatsim.state import get_attr, node_attr
+from sntakeover.xcatsim.state import node_attr
 from tests.xcatsim_helpers import run
 
 # Expectations confirmed by running xCAT's snmove.pm: test name -> case(s) of that run

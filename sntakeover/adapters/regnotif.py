@@ -40,7 +40,6 @@ is a duplicate while the same change made again later is not.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable

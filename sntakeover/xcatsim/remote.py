@@ -159,7 +159,6 @@ def run_on(state: dict[str, Any], node: str, cmd: str) -> tuple[int, list[str], 
     prog = clean[0].rsplit("/", 1)[-1]
     args = clean[1:]
     out: list[str] = []
-    rc = 0
     if prog == "echo":
         text = " ".join(args)
         if redirect:
@@ -205,7 +204,7 @@ def run_on(state: dict[str, Any], node: str, cmd: str) -> tuple[int, list[str], 
     if prog == "lsxcatd" and "service" in st.node_groups(state, node):
         return 0, ["Version 2.9.2 (git commit 0000000, built Thu Nov  5 00:00:00 EST 2015)",
                    "This is a Service Node",
-                   f"dbengine=mysql", f"dbhost={state['tables']['site'].get('master', '')}"], []
+                   "dbengine=mysql", f"dbhost={state['tables']['site'].get('master', '')}"], []
     if prog == "rsync":
         dest = args[-1] if args else ""
         target = dest.split(":", 1)[0]

@@ -15,7 +15,7 @@ import pwd
 import subprocess
 
 import pytest
-from realtools_support import HOOKS, events, need, rows, wait_for
+from realtools_support import HOOKS, events, need, rows
 
 pytestmark = [pytest.mark.realtool, pytest.mark.slow]
 
