@@ -76,6 +76,8 @@ class DaemonProc:
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
         self.config = tmp_path / "config.toml"
         path = f'path = ["{sim.bin}"]' if sim else ""
+        defaults = {"[confirm]": "rounds = 2\ninterval = 0.2\n", "[verify]": "interval = 0.2\n"}
+        tail = "".join(f"{sec}\n{body}" for sec, body in defaults.items() if sec not in extra)
         self.config.write_text(f"""
 [daemon]
 state_dir = "{tmp_path}/state"
@@ -84,12 +86,7 @@ log_level = "debug"
 [xcat]
 {path}
 command_timeout = 120.0
-[confirm]
-rounds = 2
-interval = 0.2
-[verify]
-interval = 0.2
-{extra}
+{tail}{extra}
 """)
         self.proc: subprocess.Popen | None = None
         self.logfile = tmp_path / "daemon.log"
