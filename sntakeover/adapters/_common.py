@@ -20,8 +20,8 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ..errors import EventRejected
+from ..xcatout import valid_name
 
-XCATNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SEVERITY = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 _IDPART = re.compile(r"[^!-~]")
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
@@ -37,7 +37,7 @@ def sn_name(raw: Any, options: dict[str, Any], path: str) -> str:
         name = str(mapping[name])
     elif options.get("strip_domain") and "." in name and not _looks_like_ip(name):
         name = name.split(".", 1)[0]
-    if not XCATNAME.match(name):
+    if not valid_name(name):
         raise EventRejected(path, f"{name!r} is not a valid xCAT node name")
     return name
 

@@ -47,7 +47,8 @@ from typing import Any, Callable
 from sntakeover import hookimpl
 
 from ..errors import EventRejected
-from ._common import XCATNAME, clean_text, digest, event, make_id, sn_name, utc_from_epoch
+from ..xcatout import valid_name
+from ._common import clean_text, digest, event, make_id, sn_name, utc_from_epoch
 from .xcatmon import direction
 
 SOURCE = "regnotif"
@@ -215,7 +216,7 @@ def parse(text: str) -> Notification:
     action, table = lines[0].strip(), lines[1].strip()
     if action not in ("a", "u", "d"):
         raise EventRejected("$.text", f"action must be a, u or d, got {action[:20]!r}")
-    if not XCATNAME.match(table):
+    if not valid_name(table):
         raise EventRejected("$.text", f"bad table name {table[:40]!r}")
     try:
         o = lines.index("[old data]", 2)
@@ -304,7 +305,7 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
             if not changes:
                 continue
             was = _first(old.get("servicenode", "")) or _first(new.get("servicenode", ""))
-            if not was or not XCATNAME.match(was) or not XCATNAME.match(node):
+            if not was or not valid_name(was) or not valid_name(node):
                 continue  # served by the MN itself, or not a name we could ever act on
             events.append(
                 event(
