@@ -194,13 +194,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .plugins import get_plugin_manager, plugin_names
+    from .config import check_options
+    from .plugins import Hooks, get_plugin_manager, plugin_names
     from .validation import load_validators
 
     cfg = _config(args)
     validators = load_validators()
     pm = get_plugin_manager(load_entrypoints=cfg.get("daemon", "load_entrypoints"),
                             blocked=cfg.get("daemon", "plugins_blocked"))
+    for warning in check_options(cfg, Hooks(pm).options_schemas()):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"configuration {cfg.source}: OK")
     print(f"  endpoint {cfg.endpoint}")
     print(f"  store    {cfg.store_path}")

@@ -182,6 +182,32 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         raise ConfigError(f"{source}: confirm.quorum and confirm.rounds must be at least 1")
 
 
+def check_options(config: Config, schemas: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:
+    """Validate every ``[adapters.X]`` / ``[plugins.X]`` table against the schema its plugin declared.
+
+    :param schemas: from :meth:`sntakeover.plugins.Hooks.options_schemas`.
+    :returns: warnings (a table that no loaded plugin declares).
+    :raises ConfigError: a table does not match its schema; the message names the key.
+    """
+    import jsonschema
+    from jsonschema.exceptions import best_match
+
+    warnings = []
+    for section in sorted(FREEFORM):
+        for sub, table in sorted(config[section].items()):
+            path = f"{section}.{sub}"
+            if path not in schemas:
+                warnings.append(f"{config.source}: [{path}] is not read by any loaded plugin")
+                continue
+            owner, schema = schemas[path]
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+            err = best_match(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(table))
+            if err is not None:
+                where = ".".join([path, *(str(p) for p in err.absolute_path)])
+                raise ConfigError(f"{config.source}: {where}: {err.message} (options of {owner})")
+    return warnings
+
+
 def reference_markdown() -> str:
     """The configuration reference as Markdown (the README carries this text)."""
     out = []

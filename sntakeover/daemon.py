@@ -23,7 +23,7 @@ from typing import Any
 import zmq
 
 from . import __version__
-from .config import Config
+from .config import Config, check_options
 from .engine import Engine
 from .errors import AlreadyRunning, SntakeoverError
 from .intake import Intake
@@ -79,6 +79,8 @@ class Daemon:
             load_entrypoints=config.get("daemon", "load_entrypoints"), blocked=config.get("daemon", "plugins_blocked")
         )
         self.hooks = Hooks(self.pm)
+        for warning in check_options(config, self.hooks.options_schemas()):
+            log.warning("%s", warning)
         self.runner = runner or make_runner(config)
         self._stop = threading.Event()
         self._signals = 0

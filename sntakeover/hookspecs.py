@@ -31,6 +31,24 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker(PROJECT)
 
 
+# -- configuration ------------------------------------------------------------
+
+
+@hookspec
+def sntakeover_options_schema() -> dict[str, dict[str, Any]] | None:
+    """Collecting hook: JSON Schemas of the configuration tables a plugin reads.
+
+    Every plugin is called. A plugin returns a dict that maps the dotted path
+    of each table it owns (``"adapters.xcatmon"``, ``"plugins.smtp"``) to a
+    JSON Schema (draft 2020-12) for that table, or ``None``. The daemon and
+    ``sntakeover check-config`` validate each table of the configuration file
+    against its schema before anything starts, so a wrong option is refused
+    with its path (``adapters.xcatmon.bucket: 'fifteen' is not of type
+    'integer'``) instead of failing every request later. Two plugins claiming
+    the same table is a configuration error.
+    """
+
+
 # -- intake -------------------------------------------------------------------
 
 

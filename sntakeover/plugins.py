@@ -99,6 +99,28 @@ class Hooks:
     def verify(self, incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
         return self.pm.hook.sntakeover_verify(incident=incident, plan=plan, ctx=ctx)
 
+    # collecting hook: configuration schemas
+    def options_schemas(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Table path -> (plugin name, JSON Schema) for every table a plugin declares.
+
+        :raises ConfigError: two plugins claim the same table, or a plugin returned
+            something that is not a table of schemas.
+        """
+        from .errors import ConfigError
+
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for impl in reversed(self.pm.hook.sntakeover_options_schema.get_hookimpls()):
+            declared = impl.function()
+            if declared is None:
+                continue
+            if not isinstance(declared, dict) or not all(isinstance(v, dict) for v in declared.values()):
+                raise ConfigError(f"plugin {impl.plugin_name}: sntakeover_options_schema must return a dict of schemas")
+            for table, schema in declared.items():
+                if table in out:
+                    raise ConfigError(f"[{table}] is claimed by both {out[table][0]} and {impl.plugin_name}")
+                out[table] = (impl.plugin_name, schema)
+        return out
+
     # collecting hook: every probe, each isolated
     def probe(self, incident: Incident, ctx: Context) -> list[ProbeResult]:
         from .errors import Retry

@@ -4,6 +4,7 @@ import pytest
 
 from sntakeover import config
 from sntakeover.cli import main
+from sntakeover.config import build
 from sntakeover.errors import ConfigError
 
 
@@ -69,3 +70,26 @@ def test_check_config_command(tmp_path, capsys):
     bad.write_text("[daemon]\nendpoint = 'http://x'\n")
     assert main(["check-config", "--config", str(bad)]) == 1
     assert "daemon.endpoint must start with ipc:// or tcp://" in capsys.readouterr().err
+
+
+def test_plugin_options_are_checked_against_the_schema_the_plugin_declares():
+    from sntakeover import hookimpl
+    from sntakeover.config import check_options
+    from sntakeover.plugins import Hooks, get_plugin_manager
+
+    class Owner:
+        @hookimpl
+        def sntakeover_options_schema(self):
+            return {"plugins.pager": {"type": "object", "properties": {"retries": {"type": "integer"}},
+                                      "additionalProperties": False}}
+
+    pm = get_plugin_manager(load_entrypoints=False, builtins=())
+    pm.register(Owner(), name="pager")
+    schemas = Hooks(pm).options_schemas()
+    assert check_options(build({"plugins": {"pager": {"retries": 3}}}), schemas) == []
+    with pytest.raises(ConfigError, match=r"plugins\.pager\.retries: 'three' is not of type 'integer'"):
+        check_options(build({"plugins": {"pager": {"retries": "three"}}}), schemas)
+    with pytest.raises(ConfigError, match=r"plugins\.pager: Additional properties"):
+        check_options(build({"plugins": {"pager": {"retires": 3}}}), schemas)
+    warnings = check_options(build({"plugins": {"nobody": {"x": 1}}}), schemas)
+    assert warnings and "[plugins.nobody] is not read by any loaded plugin" in warnings[0]
