@@ -137,8 +137,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     st = reply.get("status", {})
     print(f"sntakeover {st.get('version')} pid {st.get('pid')} up {st.get('uptime')}s on {st.get('endpoint')}")
     print(f"store {st.get('store')}: {st.get('events')} event(s), {st.get('events_pending')} pending")
+    if st.get("paused"):
+        p = st["paused"]
+        print(f"PAUSED by {p['by']} since {p['since']}{': ' + p['reason'] if p.get('reason') else ''} -- nothing "
+              "moves until `sntakeover resume`")
+    if st.get("breaker"):
+        b = st["breaker"]
+        print(f"CIRCUIT BREAKER TRIPPED at {b['since']}: {b['reason']} -- `sntakeover breaker reset` when safe")
+    for m in st.get("maintenance", []):
+        print(f"maintenance: {m['servicenode']} until {m['until']} (by {m['by']}{': ' + m['reason'] if m['reason'] else ''})")
     for inc in st.get("open_incidents", []):
-        print(f"  open incident {inc['id']}: {inc['servicenode']} {inc['state']}")
+        print(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']}: {inc.get('why', '')}")
     if not st.get("open_incidents"):
         print("  no open incident")
     c = reply.get("counters", {})
@@ -163,7 +172,13 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 def render_incident(s: dict[str, Any]) -> str:
     out = [f"incident {s['id']}  service node {s['servicenode']}  state {s['state']}",
-           f"opened {s['opened']}  closed {s['closed'] or '-'}", "", "timeline:"]
+           f"opened {s['opened']}  closed {s['closed'] or '-'}",
+           f"why: {s.get('why', s['reason'])}"]
+    if s.get("sources"):
+        out.append("events: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["sources"].items())))
+    for a in s.get("approvals", []):
+        out.append(f"approved ({a['gate']}) by {a['by']} at {a['time']}{': ' + a['comment'] if a.get('comment') else ''}")
+    out += ["", "timeline:"]
     for t in s["timeline"]:
         arrow = f"{t['from_state'] or '-'} -> {t['to_state']}" if t["to_state"] else "note"
         out.append(f"  {t['time']}  {arrow:<24} {t['reason']}")
@@ -181,7 +196,7 @@ def render_incident(s: dict[str, Any]) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .engine import summary
+    from .records import summary
 
     store = _store(args)
     try:
@@ -293,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("rest", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_sim)
 
+    from . import cli_control
+
+    cli_control.register(sub, common)
     try:
         from . import hookcli
     except ImportError:

@@ -37,28 +37,60 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "command_timeout": (600.0, "Seconds before any one xCAT command is killed."),
         "output_cap": (16 * 1024 * 1024, "Bytes of stdout/stderr kept per command."),
     },
+    "events": {
+        "max_age": (900.0, "Seconds: an event whose own time is older than this when it arrives is recorded and never acted on by itself."),
+        "reopen_window": (1800.0, "Seconds: events for an SN whose incident closed this recently attach to that incident (one outage, one incident) instead of opening a new one."),
+    },
     "confirm": {
         "enabled": (True, "Probe the SN before acting (takeover.request skips this)."),
-        "quorum": (2, "Probes that must say 'down' in one round; capped at the probes that can answer."),
-        "rounds": (3, "Rounds of probing before giving up as 'not confirmed'."),
-        "interval": (5.0, "Seconds between rounds."),
+        "quorum": (2, "Independent 'down' votes a round needs (probes that say down, plus monitoring sources that report the SN down). Absolute: 'cannot tell' never counts."),
+        "rounds": (2, "Consecutive rounds that must reach the quorum (at least 2, so a confirmation spans (rounds - 1) * interval seconds)."),
+        "interval": (10.0, "Seconds between probe rounds."),
+        "timeout": (300.0, "Seconds of probing without a clear answer before the incident waits for a human (awaiting-approval)."),
+        "monitor_votes": (True, "Count each monitoring source (tool and host) whose latest report is a hard 'down' as one vote."),
         "tcp_port": (3001, "xcatd port probed on the SN (site.xcatdport)."),
         "tcp_timeout": (3.0, "Seconds for the TCP probe."),
+        "probe_timeout": (60.0, "Seconds any one probe command may take; a probe that times out says 'cannot tell'."),
+        "node_path_nodes": (2, "Compute nodes of the SN the node-path probe reaches through it (xdsh NODE date); 0 disables that probe."),
+    },
+    "backup": {
+        "check": (True, "Probe each backup SN before moving nodes to it; an unhealthy backup makes the incident wait (awaiting-backup)."),
+        "capacity": (0, "Most compute nodes one backup SN may serve (first entry) after the move; 0 = no limit."),
+        "capacity_per_sn": ({}, "Table SN -> capacity, overriding backup.capacity for that SN."),
+        "recheck": (30.0, "Seconds between re-checks of a backup the incident waits for."),
     },
     "fence": {
-        "method": ("none", "'none' or 'rpower' (rpower <sn> off, then stat must say off)."),
-        "required": (False, "Refuse to move nodes when fencing did not succeed."),
+        "policy": ("off", "'require': never move until fencing is confirmed (else wait for a human); 'best-effort': fence, note a failure and move anyway; 'off': do not fence."),
+        "method": ("rpower", "How to fence: 'rpower' (rpower <sn> off, then stat must say off)."),
+    },
+    "breaker": {
+        "max_fraction": (0.25, "Trip when more than this fraction of the service nodes look down within breaker.window (never for a single SN)."),
+        "max_count": (0, "Also trip when more than this many service nodes look down within the window; 0 = only the fraction counts."),
+        "window": (600.0, "Seconds over which service nodes that look down are counted."),
+        "sn_group": ("service", "xCAT group holding every service node (to count them: nodels <group>)."),
+    },
+    "ratelimit": {
+        "max_takeovers": (3, "Takeovers (incidents that start fencing or moving) allowed per window; more wait (held) until the window frees or a human approves. 0 = no limit."),
+        "window": (3600.0, "Seconds of the rate-limit window."),
+    },
+    "approval": {
+        "above_nodes": (0, "Incidents that would move more nodes than this wait in awaiting-approval for sntakeover approve/reject; 0 = never ask."),
+        "timeout": (1800.0, "Seconds after which a waiting incident is escalated (notified again); it never proceeds by itself."),
+    },
+    "engine": {
+        "retry_limit": (3, "Transient plugin failures (Retry) tolerated in one step before the incident fails."),
+        "retry_delay": (5.0, "Seconds before the first retry; doubled for each further one."),
+        "escalate_every": (900.0, "Seconds between reminders (notifications) while an incident waits for something."),
     },
     "takeover": {
         "strategy": ("snmove", "Takeover strategy: 'snmove' (one run per backup SN) or 'parallel' (several at once)."),
         "parallel": (8, "Concurrent snmove runs per backup SN for the 'parallel' strategy."),
-        "max_nodes": (0, "Refuse (incident failed) when more nodes would move; 0 = no limit."),
         "dry_run": (False, "Plan and record the exact commands, change nothing."),
         "snmove_timeout": (3600.0, "Seconds one snmove run may take."),
         "batch_size": (0, "Nodes per snmove call; 0 = all nodes of one backup in one call."),
         "postscripts": ("", "Value for snmove -P (extra postscripts), empty for none."),
         "destn": ({}, "Table backup SN -> its name as known by the nodes (snmove -D); empty = let snmove find the IP."),
-        "check_backup": (True, "Leave out nodes whose backup SN does not answer nodestat either."),
+        "holddown": (3600.0, "Seconds after a node was moved during which no incident moves it again by itself (no ping-pong); sntakeover approve overrides."),
     },
     "verify": {
         "retries": (1, "Times to re-read the database when a node is not on its backup yet."),
@@ -72,6 +104,13 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
 
 #: sections whose sub-tables are free-form (owned by plugins)
 FREEFORM = {"adapters", "plugins"}
+
+#: keys that existed in earlier versions: what to write instead
+RENAMED = {
+    "fence.required": "fence.policy = \"require\" (or \"best-effort\")",
+    "takeover.max_nodes": "approval.above_nodes (the incident then waits for sntakeover approve instead of failing)",
+    "takeover.check_backup": "backup.check",
+}
 
 
 @dataclass(frozen=True)
@@ -135,8 +174,11 @@ def _check_type(where: str, default: Any, value: Any) -> Any:
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
         return value
     if isinstance(default, dict):
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ConfigError(f"{where}: expected a table of strings, got {value!r}")
+        kinds = {type(v) for v in value.values()} if isinstance(value, dict) else {None}
+        if not isinstance(value, dict) or not (kinds <= {str} or kinds <= {int}):
+            raise ConfigError(f"{where}: expected a table of strings (or of integers), got {value!r}")
+        if any(isinstance(v, int) and v < 0 for v in value.values()):
+            raise ConfigError(f"{where}: must not be negative")
         return value
     return value
 
@@ -156,6 +198,8 @@ def build(raw: dict[str, Any], source: str = "<dict>") -> Config:
                 data[section][sub] = dict(subtable)
             continue
         for key, value in table.items():
+            if f"{section}.{key}" in RENAMED:
+                raise ConfigError(f"{source}: '{section}.{key}' no longer exists; use {RENAMED[section + '.' + key]}")
             if key not in SPEC[section]:
                 known = ", ".join(SPEC[section])
                 raise ConfigError(f"{source}: unknown key '{section}.{key}' (known in [{section}]: {known})")
@@ -174,12 +218,19 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         raise ConfigError(f"{source}: daemon.workers must be at least 1")
     if data["xcat"]["runner"] != "local":
         raise ConfigError(f"{source}: xcat.runner must be 'local' (the daemon runs on the MN)")
-    if data["fence"]["method"] not in ("none", "rpower"):
-        raise ConfigError(f"{source}: fence.method must be 'none' or 'rpower'")
-    if data["fence"]["required"] and data["fence"]["method"] == "none":
-        raise ConfigError(f"{source}: fence.required = true needs fence.method other than 'none'")
-    if data["confirm"]["quorum"] < 1 or data["confirm"]["rounds"] < 1:
-        raise ConfigError(f"{source}: confirm.quorum and confirm.rounds must be at least 1")
+    if data["fence"]["policy"] not in ("require", "best-effort", "off"):
+        raise ConfigError(f"{source}: fence.policy must be 'require', 'best-effort' or 'off'")
+    if not data["fence"]["method"]:
+        raise ConfigError(f"{source}: fence.method must name a fencing method (e.g. 'rpower')")
+    if data["confirm"]["quorum"] < 1:
+        raise ConfigError(f"{source}: confirm.quorum must be at least 1")
+    if data["confirm"]["rounds"] < 2:
+        raise ConfigError(f"{source}: confirm.rounds must be at least 2 (one round is a single look, not a confirmation)")
+    if not 0 < data["breaker"]["max_fraction"] <= 1:
+        raise ConfigError(f"{source}: breaker.max_fraction must be more than 0 and at most 1")
+    for sn, cap in data["backup"]["capacity_per_sn"].items():
+        if not isinstance(cap, int):
+            raise ConfigError(f"{source}: backup.capacity_per_sn.{sn}: expected an integer, got {cap!r}")
 
 
 def check_options(config: Config, schemas: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:

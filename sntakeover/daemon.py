@@ -91,14 +91,24 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         assert self.store is not None and self.engine is not None
+        from . import controls
+        from .records import explain
+
         open_rows = self.store.unfinished()
+        pause = controls.get(self.store, controls.PAUSE)
+        breaker = controls.get(self.store, controls.BREAKER)
         return {
             "version": __version__,
             "pid": os.getpid(),
             "uptime": round(time.time() - self.started, 1),
             "endpoint": self.config.endpoint,
             "store": str(self.config.store_path),
-            "open_incidents": [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"]} for r in open_rows],
+            "paused": {"by": pause.by, "since": pause.since, "reason": pause.reason} if pause else None,
+            "breaker": {"since": breaker.since, "reason": breaker.reason} if breaker else None,
+            "maintenance": [{"servicenode": m.servicenode, "until": m.until, "by": m.by, "reason": m.reason}
+                            for m in controls.all_maintenance(self.store)],
+            "open_incidents": [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"],
+                                "why": explain(r)} for r in open_rows],
             "working_on": self.engine.busy(),
             "plugins": plugin_names(self.pm),
             **self.store.counts(),
@@ -130,7 +140,8 @@ class Daemon:
             self.store = Store(self.config.store_path)
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)
             intake = Intake(
-                self.config, self.store, self.validators, self.hooks, on_stored=self.engine.wake, status=self.status
+                self.config, self.store, self.validators, self.hooks, on_stored=self.engine.wake, status=self.status,
+                control=self.engine.control,
             )
             if install_signals:
                 signal.signal(signal.SIGTERM, self.request_stop)

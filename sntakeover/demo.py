@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .client import wait_for_daemon
-from .engine import summary
+from .records import summary
 from .store import Store
 
 WAIT = 120.0

@@ -1,39 +1,44 @@
 """The incident engine: applies stored events and drives each incident.
 
-One thread applies pending events (see :mod:`triage`) and schedules open
-incidents on a small worker pool; at most one worker drives a given incident.
+One thread applies pending events (see :mod:`triage`) and schedules the open
+incidents that are due (``wake_at`` reached, or woken by an event or a human);
+a small pool of worker threads runs them, at most one worker per incident. A
+worker runs the incident's steps (:mod:`steps`) one after the other while they
+lead somewhere at once; a step that has to wait (for the next probe round, for a
+backup, for a human) sets ``wake_at`` and gives the worker back.
+
 Every state change is committed before the next step starts, so a daemon
-killed at any point resumes from the last committed state:
-
-``detected`` -> ``confirming`` -> ``confirmed`` -> [``fencing``] -> ``moving``
--> ``verifying`` -> ``done`` | ``partial`` | ``failed``
-
-In ``moving`` the plan is always recomputed from the live xCAT database and
-intersected with the stored plan, so a node that an earlier (interrupted) run
-already moved is never moved again, and no node outside the first plan is ever
-added.
+killed at any point resumes from the last committed state. The plugin
+exception contract (:mod:`errors`) is applied here: ``Retry`` backs off
+(``engine.retry_limit`` times, ``engine.retry_delay`` doubling), ``Abort``
+fails the incident with the plugin's reason, anything else is a plugin bug and
+fails the incident with its name.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import shlex
 import threading
 import time
 from typing import Any, Sequence
 
+from .clock import after, now
 from .config import Config
 from .context import Context
 from .errors import Abort, Retry
-from .model import Incident, Plan, State
+from .gates import Gates
+from .model import Incident, State
 from .plugins import Hooks
 from .runner import CommandResult, Runner
-from .store import Store, now
-from .triage import apply_event
+from .steps import Steps, Superseded
+from .store import Store
+from .triage import ATTENTION, apply_event
 
 log = logging.getLogger(__name__)
+
+#: longest the engine loop sleeps when nothing wakes it
+TICK = 1.0
 
 
 class RecordingRunner:
@@ -60,16 +65,13 @@ class RecordingRunner:
         pass
 
 
-class Superseded(Exception):
-    """The incident changed state under us (cancelled by an event); stop driving it."""
-
-
-class Engine:
+class Engine(Steps):
     def __init__(self, config: Config, store: Store, hooks: Hooks, runner: Runner) -> None:
         self.config = config
         self.store = store
         self.hooks = hooks
         self.runner = runner
+        self.gates = Gates(config, store, hooks)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running: set[int] = set()
@@ -100,6 +102,10 @@ class Engine:
         if self.busy():
             log.warning("stopping with incident(s) %s mid-step; they resume on the next start", self.busy())
 
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def busy(self) -> list[int]:
         with self._lock:
             return sorted(self._running)
@@ -111,23 +117,39 @@ class Engine:
                 self.schedule()
             except Exception:  # noqa: BLE001 - the loop must survive; next round retries
                 log.exception("engine loop error")
-            self._wake.wait(1.0)
+            self._wake.wait(self._sleep_time())
             self._wake.clear()
+
+    def _sleep_time(self) -> float:
+        rows = self.store.query("SELECT MIN(wake_at) FROM incidents WHERE closed IS NULL AND wake_at IS NOT NULL")
+        nxt = rows[0][0] if rows else None
+        if not nxt:
+            return TICK
+        from .clock import seconds_until
+
+        return max(0.0, min(TICK, seconds_until(nxt)))
 
     def apply_pending(self) -> int:
         n = 0
         for seq, event in self.store.pending_events():
             with self.store.tx() as db:
-                iid = apply_event(self.store, db, seq, event)
+                iid = apply_event(self.store, db, seq, event, self.config)
             n += 1
-            if iid is not None:
-                row = self.store.incident(iid)
-                if row is not None and State(row["state"]).terminal:
-                    self._notify(iid, None, State(row["state"]), row["reason"])
+            if iid is None:
+                continue
+            row = self.store.incident(iid)
+            if row is None:
+                continue
+            outcome = self.store.query("SELECT outcome FROM events WHERE seq = ?", (seq,))[0][0] or ""
+            if outcome.startswith(ATTENTION):
+                self.attention(iid, outcome[len(ATTENTION):])
+            elif State(row["state"]).terminal and outcome.startswith(("cancelled", "suppressed")):
+                self._notify(iid, None, State(row["state"]), row["reason"])
         return n
 
     def schedule(self) -> None:
-        for row in self.store.unfinished():
+        for row in self.store.query("SELECT id FROM incidents WHERE closed IS NULL AND (wake_at IS NULL OR wake_at <= ?)"
+                                    " ORDER BY id", (now(),)):
             iid = row["id"]
             with self._lock:
                 if iid in self._running or self._stop.is_set():
@@ -141,20 +163,69 @@ class Engine:
 
     def _drive(self, iid: int) -> None:
         try:
-            self.run_incident(iid)
-        except Superseded as exc:
-            log.info("incident %d: %s", iid, exc)
-        except Exception as exc:  # noqa: BLE001 - a plugin bug fails the incident, not the daemon
-            log.exception("incident %d failed", iid)
-            try:
-                self._move(iid, None, State.FAILED, f"internal error: {type(exc).__name__}: {exc}")
-            except Superseded:
-                pass
+            self.drive(iid)
         finally:
             with self._lock:
                 self._running.discard(iid)
                 self._slots.release()
             self._wake.set()
+
+    def drive(self, iid: int) -> None:
+        """Run the incident as far as it goes now; a plugin bug fails the incident, never the daemon."""
+        try:
+            self.run_incident(iid)
+        except Superseded as exc:
+            log.info("incident %d: %s", iid, exc)
+        except Exception as exc:  # noqa: BLE001 - a plugin bug fails the incident, not the daemon
+            log.exception("incident %d failed", iid)
+            who = getattr(exc, "plugin", None)
+            where = f" in plugin {who}" if who else ""
+            try:
+                self.move(iid, None, State.FAILED, f"internal error{where}: {type(exc).__name__}: {exc}")
+            except Superseded:
+                pass
+
+    def run_incident(self, iid: int) -> None:
+        """Run steps while the incident is due; return when it waits, ends or the daemon stops."""
+        while not self._stop.is_set():
+            row = self.store.incident(iid)
+            if row is None or row["closed"]:
+                return
+            if row["wake_at"] and row["wake_at"] > now():
+                return
+            inc = self.store.incident_view(row)
+            step = getattr(self, "step_" + inc.state.value.replace("-", "_"))
+            try:
+                step(inc)
+                self._clear_retries(iid, inc.state)
+            except Retry as exc:
+                self._retry(inc, exc)
+            except Abort as exc:
+                who = getattr(exc, "plugin", None) or "a plugin"
+                self.move(iid, inc.state, State.FAILED, f"stopped by {who} in {inc.state.value}: {exc}")
+                return
+
+    def _retry(self, inc: Incident, exc: Retry) -> None:
+        key = inc.state.value
+        ev = self.store.update_json(inc.id, "evidence", lambda e: {**e, "retries": {
+            **e.get("retries", {}), key: e.get("retries", {}).get(key, 0) + 1}})
+        n = ev["retries"][key]
+        limit = self.config.get("engine", "retry_limit")
+        who = getattr(exc, "plugin", None) or "a plugin"
+        if n > limit:
+            self.move(inc.id, inc.state, State.FAILED,
+                      f"gave up in {key} after {n} transient failures (engine.retry_limit = {limit}); last, from "
+                      f"{who}: {exc}")
+            return
+        delay = self.config.get("engine", "retry_delay") * 2 ** (n - 1)
+        self.store.note(inc.id, f"transient failure {n}/{limit} in {key} from {who}: {exc}; trying again in {delay:g} s")
+        self.store.set_wake(inc.id, after(delay))
+
+    def _clear_retries(self, iid: int, state: State) -> None:
+        row = self.store.incident(iid)
+        if row is not None and state.value in json.loads(row["evidence"]).get("retries", {}):
+            self.store.update_json(iid, "evidence", lambda e: {**e, "retries": {
+                k: v for k, v in e.get("retries", {}).items() if k != state.value}})
 
     def context(self, iid: int) -> Context:
         return Context(
@@ -169,252 +240,35 @@ class Engine:
             raise Superseded(f"incident {iid} vanished")
         return self.store.incident_view(row)
 
-    def _move(self, iid: int, expect: State | None, to: State, reason: str) -> None:
-        """Compare-and-set transition; raises :class:`Superseded` if the state changed."""
+    def move(self, iid: int, expect: State | None, to: State, reason: str, *, waiting: str = "",
+             wake_at: str | None = None) -> None:
+        """Compare-and-set transition; raises :class:`Superseded` if the state changed under us."""
         with self.store.tx() as db:
             row = db.execute("SELECT state, closed FROM incidents WHERE id = ?", (iid,)).fetchone()
             current = State(row["state"])
             if row["closed"] is not None or (expect is not None and current != expect):
                 raise Superseded(f"is {current.value} now, not moving it to {to.value}")
-            self.store.transition(iid, to, reason, db=db)
+            self.store.transition(iid, to, reason, db=db, waiting=waiting, wake_at=wake_at)
         log.info("incident %d: %s -> %s: %s", iid, current.value, to.value, reason)
         self._notify(iid, current, to, reason)
 
-    def _notify(self, iid: int, frm: State | None, to: State, reason: str) -> None:
-        transition = {"from": frm.value if frm else None, "to": to.value, "reason": reason, "time": now()}
+    def _notify(self, iid: int, frm: State | None, to: State, reason: str, kind: str = "transition") -> None:
+        transition = {"from": frm.value if frm else None, "to": to.value, "reason": reason, "time": now(),
+                      "kind": kind}
         failed = self.hooks.notify(self.incident(iid), transition, self.context(iid))
         for name in failed:
             self.store.note(iid, f"notifier {name} failed (see the daemon log)")
 
-    def run_incident(self, iid: int) -> None:
-        retries = 0
-        while not self._stop.is_set():
-            inc = self.incident(iid)
-            if inc.state.terminal:
-                return
-            step = getattr(self, f"_step_{inc.state.value}")
-            try:
-                step(inc)
-                retries = 0
-            except Retry as exc:
-                retries += 1
-                if retries > 3:
-                    self._move(iid, inc.state, State.FAILED, f"gave up after {retries} transient failures: {exc}")
-                    return
-                self.store.note(iid, f"transient failure in {inc.state.value}, retrying: {exc}")
-                self._stop.wait(self.config.get("confirm", "interval"))
-            except Abort as exc:
-                self._move(iid, inc.state, State.FAILED, f"aborted by plugin: {exc}")
-                return
+    def attention(self, iid: int, text: str, kind: str = "attention") -> None:
+        """Notify about an incident without changing its state (a reminder, the SN back mid-takeover)."""
+        state = self.incident(iid).state
+        self._notify(iid, state, state, text, kind)
 
-    # detected -> confirming | confirmed
-    def _step_detected(self, inc: Incident) -> None:
-        if inc.requested:
-            self._move(inc.id, State.DETECTED, State.CONFIRMED, "takeover requested: confirmation skipped")
-        elif not self.config.get("confirm", "enabled"):
-            self._move(inc.id, State.DETECTED, State.CONFIRMED, "confirmation disabled in the configuration")
-        else:
-            self._move(inc.id, State.DETECTED, State.CONFIRMING, f"probing {inc.servicenode}")
+    # -- control verbs (from the intake thread) ---------------------------------------
 
-    # confirming -> confirmed | cancelled
-    def _step_confirming(self, inc: Incident) -> None:
-        cfg = self.config["confirm"]
-        for rnd in range(1, cfg["rounds"] + 1):
-            current = self.incident(inc.id)
-            if current.state != State.CONFIRMING:
-                raise Superseded(f"is {current.state.value} now")
-            if current.requested:
-                self._move(inc.id, State.CONFIRMING, State.CONFIRMED, "takeover requested: confirmation skipped")
-                return
-            results = self.hooks.probe(current, self.context(inc.id))
-            down = [r for r in results if r.down is True]
-            up = [r for r in results if r.down is False]
-            answered = len(down) + len(up)
-            quorum = max(1, min(cfg["quorum"], answered))
-            summary = "; ".join(f"{r.probe}={'down' if r.down else 'up' if r.down is False else '?'}"
-                                f"{' (' + r.detail + ')' if r.detail else ''}" for r in results)
-            self.store.note(inc.id, f"probe round {rnd}/{cfg['rounds']}: {summary or 'no probe answered'}")
-            if answered and not up and len(down) >= quorum:
-                self._move(inc.id, State.CONFIRMING, State.CONFIRMED,
-                           f"{len(down)} of {len(results)} probe(s) say {inc.servicenode} is down (quorum {quorum})")
-                return
-            if rnd < cfg["rounds"] and self._stop.wait(cfg["interval"]):
-                return
-        self._move(inc.id, State.CONFIRMING, State.CANCELLED,
-                   f"not confirmed after {cfg['rounds']} round(s): {inc.servicenode} does not look down")
+    def control(self, req: dict[str, Any]) -> dict[str, Any]:
+        from .control import apply_control
 
-    # confirmed -> fencing | moving | done | failed
-    def _step_confirmed(self, inc: Incident) -> None:
-        ctx = self.context(inc.id)
-        plan = self._plan(inc, ctx)
-        if plan is None:
-            return
-        rows = [(m.node, m.source, m.backup, "planned", "") for m in plan.moves]
-        rows += [(n, inc.servicenode, "", "skipped", why) for n, why in plan.skipped.items()]
-        self.store.save_plan(inc.id, plan.to_dict(), rows)
-        groups = ", ".join(f"{len(v)} -> {k}" for k, v in plan.by_backup().items())
-        self.store.note(inc.id, f"plan: {len(plan.moves)} node(s) to move ({groups or 'none'}), {len(plan.skipped)} skipped")
-        if not plan.moves:
-            why = "nothing to move: no node has " + inc.servicenode + " as its first service node"
-            if plan.skipped:
-                why = f"no node can move ({len(plan.skipped)} skipped, see the node list)"
-                self._move(inc.id, State.CONFIRMED, State.FAILED, why)
-            else:
-                self._move(inc.id, State.CONFIRMED, State.DONE, why)
-            return
-        limit = self.config.get("takeover", "max_nodes")
-        if limit and len(plan.moves) > limit:
-            self._move(inc.id, State.CONFIRMED, State.FAILED,
-                       f"refused: {len(plan.moves)} nodes would move, takeover.max_nodes is {limit}")
-            return
-        if self.config.get("takeover", "dry_run"):
-            strategy = self.config.get("takeover", "strategy")
-            res = self.hooks.takeover(strategy, inc, plan, ctx, dry_run=True)
-            cmds = " ; ".join(shlex.join(c) for c in res.commands) if res else f"(no plugin for {strategy!r})"
-            self._move(inc.id, State.CONFIRMED, State.CANCELLED, "dry run, nothing changed; would run: " + cmds)
-            return
-        if self.config.get("fence", "method") == "none":
-            self._move(inc.id, State.CONFIRMED, State.MOVING, "no fencing configured")
-        else:
-            self._move(inc.id, State.CONFIRMED, State.FENCING, f"fencing {inc.servicenode}")
-
-    def _plan(self, inc: Incident, ctx: Context) -> Plan | None:
-        plan = self.hooks.plan(inc, ctx)
-        if plan is None:
-            self._move(inc.id, inc.state, State.FAILED, "no plugin could plan the takeover")
-            return None
-        if inc.nodes:
-            keep = set(inc.nodes)
-            plan = Plan(tuple(m for m in plan.moves if m.node in keep),
-                        {n: w for n, w in plan.skipped.items() if n in keep})
-        return plan
-
-    # fencing -> moving | failed
-    def _step_fencing(self, inc: Incident) -> None:
-        ctx = self.context(inc.id)
-        plan = self._stored_plan(inc.id)
-        res = self.hooks.fence(inc, plan, ctx)
-        required = self.config.get("fence", "required")
-        if res is not None and res.fenced:
-            self._move(inc.id, State.FENCING, State.MOVING, f"fenced by {res.method}: {res.detail}")
-        elif required:
-            why = res.detail if res else "no fencing plugin answered"
-            self._move(inc.id, State.FENCING, State.FAILED, f"fencing failed and fence.required is set: {why}")
-        else:
-            why = res.detail if res else "no fencing plugin answered"
-            self._move(inc.id, State.FENCING, State.MOVING, f"fencing not confirmed ({why}); moving anyway")
-
-    def _stored_plan(self, iid: int) -> Plan:
-        row = self.store.incident(iid)
-        return Plan.from_dict(json.loads(row["plan"])) if row and row["plan"] else Plan(())
-
-    # moving -> verifying
-    def _step_moving(self, inc: Incident) -> None:
-        self._wait_for_leftover_commands(inc.id)
-        ctx = self.context(inc.id)
-        stored = self._stored_plan(inc.id)
-        live = self.hooks.plan(inc, ctx) or Plan(())
-        allowed = {m.node: m for m in stored.moves}
-        todo = Plan(tuple(m for m in live.moves if m.node in allowed and m.backup == allowed[m.node].backup))
-        already = len(stored.moves) - len(todo.moves)
-        if already:
-            self.store.note(inc.id, f"{already} planned node(s) no longer have {inc.servicenode} first; not moving them again")
-        if todo.moves:
-            strategy = self.config.get("takeover", "strategy")
-            res = self.hooks.takeover(strategy, inc, todo, ctx)
-            if res is None:
-                self._move(inc.id, State.MOVING, State.FAILED, f"no plugin implements takeover strategy {strategy!r}")
-                return
-            if res.node_errors:
-                self.store.set_node_status(inc.id, {n: ("node-error", e) for n, e in res.node_errors.items()})
-            for err in res.errors:
-                self.store.note(inc.id, f"{res.strategy}: {err}")
-            reason = f"{res.strategy} ran {len(res.commands)} command(s), rc={res.rc}, {len(res.node_errors)} node error(s)"
-        else:
-            reason = "nothing left to move"
-        self._move(inc.id, State.MOVING, State.VERIFYING, reason)
-
-    def _wait_for_leftover_commands(self, iid: int) -> None:
-        """After a restart: wait until commands the previous daemon started have exited."""
-        for row in self.store.unfinished_commands(iid):
-            pid = row["pid"]
-            if not pid:
-                continue
-            waited = False
-            while _alive(pid, json.loads(row["argv"])[0]):
-                if not waited:
-                    self.store.note(iid, f"waiting for {json.loads(row['argv'])[0]} (pid {pid}) from before the restart")
-                    waited = True
-                if self._stop.wait(1.0):
-                    raise Superseded("daemon stopping")
-            self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
-
-    # verifying -> done | partial | failed
-    def _step_verifying(self, inc: Incident) -> None:
-        ctx = self.context(inc.id)
-        plan = self._stored_plan(inc.id)
-        ctx.scratch["node_errors"] = {r["node"]: r["detail"] for r in self.store.node_rows(inc.id) if r["status"] == "node-error"}
-        verdicts = None
-        for attempt in range(self.config.get("verify", "retries") + 1):
-            verdicts = self.hooks.verify(inc, plan, ctx)
-            if verdicts is None or all(v.ok for v in verdicts):
-                break
-            if self._stop.wait(self.config.get("verify", "interval")):
-                return
-        if verdicts is None:
-            self._move(inc.id, State.VERIFYING, State.FAILED, "no plugin could verify the takeover")
-            return
-        self.store.set_node_status(inc.id, {v.node: ("verified" if v.ok else "failed", v.detail) for v in verdicts})
-        ok = sum(v.ok for v in verdicts)
-        total = len(verdicts)
-        if ok == total:
-            self._move(inc.id, State.VERIFYING, State.DONE, f"all {total} node(s) verified on their backup")
-        elif ok:
-            self._move(inc.id, State.VERIFYING, State.PARTIAL, f"{ok} of {total} node(s) verified, {total - ok} failed")
-        else:
-            self._move(inc.id, State.VERIFYING, State.FAILED, f"none of {total} node(s) verified")
-
-
-def _alive(pid: int, name: str) -> bool:
-    """True if ``pid`` is still a running process whose command line mentions ``name``."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if f.read().split(b") ", 1)[1][:1] == b"Z":
-                return False
-    except OSError:
-        return False
-    return os.path.basename(name) in cmd
-
-
-def summary(store: Store, iid: int) -> dict[str, Any]:
-    """Everything about one incident, for ``show`` and ``--json``."""
-    row = store.incident(iid)
-    if row is None:
-        raise KeyError(iid)
-    return {
-        "id": row["id"],
-        "servicenode": row["servicenode"],
-        "state": row["state"],
-        "opened": row["opened"],
-        "closed": row["closed"],
-        "reason": row["reason"],
-        "timeline": [dict(r) for r in store.timeline(iid)],
-        "nodes": [dict(r) for r in store.node_rows(iid)],
-        "events": [dict(r) for r in store.events_of(iid)],
-        "commands": [
-            {k: r[k] for k in ("seq", "started", "argv", "rc", "timed_out", "duration")} for r in store.commands_of(iid)
-        ],
-    }
-
-
-def wait_terminal(store: Store, iid: int, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row = store.incident(iid)
-        if row is not None and row["closed"]:
-            return row["state"]
-        time.sleep(0.05)
-    row = store.incident(iid)
-    return row["state"] if row else "?"
+        reply = apply_control(self, req)
+        self.wake()
+        return reply

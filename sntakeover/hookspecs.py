@@ -82,32 +82,63 @@ def sntakeover_event_recorded(event: Event, incident_id: int | None) -> None:
 
 
 @hookspec
-def sntakeover_probe(incident: Incident, ctx: Context) -> ProbeResult | None:
-    """Confirm that the service node is really down.
+def sntakeover_probe(servicenode: str, role: str, incident: Incident, ctx: Context) -> ProbeResult | None:
+    """Collecting hook: one independent look at one service node.
 
-    Every probe plugin is called; the core counts the ``down=True`` answers
-    against ``confirm.quorum``. Return ``None`` (or ``down=None``) when the probe
-    cannot tell; raise :class:`~sntakeover.errors.Retry` for a transient problem.
+    Every probe plugin is called for every probe round, each isolated: a probe
+    that raises is recorded as "cannot tell", never as "down". The core counts
+    the answers against ``confirm.quorum`` over ``confirm.rounds`` rounds.
+
+    :param servicenode: the SN to look at, as known by the MN.
+    :param role: ``"failed"`` -- the SN the incident is about (is it really
+        down?); ``"backup"`` -- an SN nodes would move to (is it healthy?).
+    :param incident: the incident the look is for.
+    :param ctx: configuration, runner and timeline notes.
+    :returns: one :class:`~sntakeover.model.ProbeResult` with ``down`` True
+        (evidence of down), False (evidence of up) or None (cannot tell: the
+        probe could not run, timed out, was refused); or ``None`` when the probe
+        does not apply (disabled, or not meant for this ``role``).
+    :raises sntakeover.errors.Skip: same as returning ``None``.
+    :raises sntakeover.errors.Retry: a transient problem; recorded as "cannot tell".
     """
 
 
 @hookspec(firstresult=True)
 def sntakeover_plan(incident: Incident, ctx: Context) -> Plan | None:
-    """Decide which nodes move where.
+    """Decision hook: which nodes move where.
 
-    Only nodes whose *first* servicenode entry is the failed SN may be planned,
-    each with an explicit backup (normally the 2nd entry). Called again after a
-    restart, so it must read the live xCAT database, never a cached list: a
-    node already moved is then no longer selected.
+    Called once per incident, when it is confirmed; the plan is stored and never
+    recomputed (after a restart only nodes the live database shows as already
+    moved are dropped from it). Only nodes whose *first* servicenode entry is the
+    failed SN may be planned, each with an explicit backup (normally the 2nd
+    entry); nodes that cannot move go to ``Plan.skipped`` with the reason, and
+    hazards go to ``Plan.warnings`` in plain words.
+
+    :param incident: the confirmed incident (``incident.nodes`` may restrict it).
+    :param ctx: configuration, runner and timeline notes.
+    :returns: a :class:`~sntakeover.model.Plan`, or ``None`` to let the next planner decide.
+    :raises sntakeover.errors.Skip: let the next planner decide.
+    :raises sntakeover.errors.Retry: the database could not be read; try again later.
+    :raises sntakeover.errors.Abort: the incident fails with this reason.
     """
 
 
 @hookspec(firstresult=True)
 def sntakeover_fence(incident: Incident, plan: Plan, ctx: Context) -> FenceResult | None:
-    """Make sure the failed SN cannot come back half-alive while its nodes move.
+    """Decision hook: make sure the failed SN cannot come back half-alive while its nodes move.
 
-    Return a :class:`~sntakeover.model.FenceResult`. With ``fence.required`` a
-    result of ``fenced=False`` (or no fencing plugin) stops the incident.
+    Called once per incident, only when ``fence.policy`` is not ``off``; the
+    plugin for ``fence.method`` answers, others return ``None``. With
+    ``fence.policy = "require"`` a result of ``fenced=False`` (or no answer)
+    makes the incident wait for a human (``awaiting-fence``).
+
+    :param incident: the incident; from this call on it is committed.
+    :param plan: the stored plan.
+    :param ctx: configuration, runner and timeline notes.
+    :returns: a :class:`~sntakeover.model.FenceResult`, or ``None`` (not my method).
+    :raises sntakeover.errors.Skip: let the next fencing plugin answer.
+    :raises sntakeover.errors.Retry: try again later (bounded by ``engine.retry_limit``).
+    :raises sntakeover.errors.Abort: the incident fails with this reason.
     """
 
 

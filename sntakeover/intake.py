@@ -37,6 +37,7 @@ class Intake:
         *,
         on_stored: Callable[[], None] = lambda: None,
         status: Callable[[], dict[str, Any]] = dict,
+        control: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -44,6 +45,7 @@ class Intake:
         self.hooks = hooks
         self.on_stored = on_stored
         self.status = status
+        self.control = control
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -79,6 +81,11 @@ class Intake:
             return {"ok": True, "pong": True, "version": __version__}
         if op == "status":
             return {"ok": True, "status": self.status(), "counters": dict(self.counters)}
+        if op == "control":
+            if self.control is None:
+                return {"ok": False, "error": "this daemon takes no control requests"}
+            self.count("control")
+            return self.control(req)
         if op == "event":
             return self._event(req["event"])
         return self._raw(req["source"], req["payload"])

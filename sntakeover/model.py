@@ -8,30 +8,46 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 
 class State(str, enum.Enum):
-    """Incident states. Terminal ones are listed in :data:`TERMINAL`."""
+    """Incident states. Terminal ones are listed in :data:`TERMINAL`.
+
+    Before ``fencing`` nothing has been changed on the cluster and the incident
+    may still be cancelled (by the probes seeing the SN up again, by a human).
+    From ``fencing`` on the takeover is *committed*: it completes, whatever
+    events arrive.
+    """
 
     DETECTED = "detected"  # an sn.down (or request) arrived
-    CONFIRMING = "confirming"  # probes are running
-    CONFIRMED = "confirmed"  # quorum of probes says the SN is down
+    CONFIRMING = "confirming"  # probes are running, round after round
+    CONFIRMED = "confirmed"  # the probes agree the SN is down; plan and gates next
+    AWAITING_APPROVAL = "awaiting-approval"  # a human must say approve or reject
+    AWAITING_BACKUP = "awaiting-backup"  # the backup SN is not healthy or would be over capacity
+    AWAITING_FENCE = "awaiting-fence"  # fencing is required and could not be confirmed
+    HELD = "held"  # paused, circuit breaker, rate limit or hold-down: nothing moves for now
     FENCING = "fencing"  # making sure the old SN cannot come back half-alive
     MOVING = "moving"  # takeover strategy running
     VERIFYING = "verifying"  # checking every node
     DONE = "done"  # every planned node verified on its backup
     PARTIAL = "partial"  # some nodes verified, some not
     FAILED = "failed"  # nothing (more) can be done automatically
-    CANCELLED = "cancelled"  # takeover.cancel, or the SN came back before moving
-    SUPPRESSED = "suppressed"  # downtime / maintenance / not a HARD state
+    CANCELLED = "cancelled"  # the SN is up after all, or a human cancelled before anything moved
+    SUPPRESSED = "suppressed"  # downtime / maintenance: recorded, never acted on
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
 
+    @property
+    def waiting(self) -> bool:
+        """The incident waits for something outside the daemon (a human, the backup, time)."""
+        return self in WAITING
+
 
 TERMINAL = frozenset({State.DONE, State.PARTIAL, State.FAILED, State.CANCELLED, State.SUPPRESSED})
+WAITING = frozenset({State.AWAITING_APPROVAL, State.AWAITING_BACKUP, State.AWAITING_FENCE, State.HELD})
 
 
 @dataclass(frozen=True)
@@ -81,11 +97,18 @@ class Incident:
     reason: str = ""
     nodes: tuple[str, ...] = ()  # restriction from the event(s); empty = every node of the SN
     requested: bool = False  # opened by takeover.request (skips confirmation)
+    committed: bool = False  # fencing or moving has begun: the takeover completes, sn.up only noted
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What one confirmation probe saw. ``down`` is True/False, or None for "cannot tell"."""
+    """What one probe saw of one service node.
+
+    ``down`` is ``True`` (evidence that the SN is down), ``False`` (evidence that
+    it is up) or ``None``: *cannot tell* -- the probe could not run (missing
+    command, timeout, no permission, name does not resolve). "Cannot tell" is
+    never counted as down.
+    """
 
     probe: str
     down: bool | None
@@ -101,6 +124,8 @@ class NodeMove:
     backup: str
     servicenode: str  # the full servicenode value seen when planning, e.g. "sn1,sn2"
     xcatmaster: str = ""
+    solo: bool = False  # must be moved by its own snmove call (statelite row with $-variables)
+    os: str = ""  # nodetype.os: snmove refuses AIX and Linux nodes in one call
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,7 @@ class Plan:
 
     moves: tuple[NodeMove, ...]
     skipped: dict[str, str] = field(default_factory=dict)  # node -> why it is not moved
+    warnings: tuple[str, ...] = ()  # hazards the planner saw (e.g. statelite $-rows), said in plain words
 
     @property
     def nodes(self) -> tuple[str, ...]:
@@ -120,12 +146,19 @@ class Plan:
             groups.setdefault(m.backup, []).append(m.node)
         return groups
 
+    def only(self, nodes: Iterable[str]) -> Plan:
+        """The same plan restricted to ``nodes`` (the skipped list and warnings are kept)."""
+        keep = set(nodes)
+        return Plan(tuple(m for m in self.moves if m.node in keep), self.skipped, self.warnings)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"moves": [asdict(m) for m in self.moves], "skipped": dict(self.skipped)}
+        return {"moves": [asdict(m) for m in self.moves], "skipped": dict(self.skipped),
+                "warnings": list(self.warnings)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Plan:
-        return cls(moves=tuple(NodeMove(**m) for m in d.get("moves", ())), skipped=dict(d.get("skipped", {})))
+        return cls(moves=tuple(NodeMove(**m) for m in d.get("moves", ())), skipped=dict(d.get("skipped", {})),
+                   warnings=tuple(d.get("warnings", ())))
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,11 @@ log = logging.getLogger(__name__)
 
 #: Built-in plugins, in registration order. This tuple is the architecture.
 BUILTIN_PLUGINS: tuple[str, ...] = (
-    "sntakeover.builtin.probes",
+    # probes, each an independent look at an SN (sntakeover_probe)
+    "sntakeover.builtin.probe_xcatd",
+    "sntakeover.builtin.probe_nodestat",
+    "sntakeover.builtin.probe_xdsh",
+    "sntakeover.builtin.probe_rpower",
     "sntakeover.builtin.plan",
     "sntakeover.builtin.fence",
     "sntakeover.builtin.snmove",
@@ -81,23 +85,49 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
 
-    # decision hooks: first result wins, exceptions propagate to the engine
+    # decision hooks: the first plugin that answers decides; Skip asks the next one;
+    # Retry and Abort (and bugs) propagate to the engine, which applies errors.py
     def adapt(self, source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any]] | None:
         return self.pm.hook.sntakeover_adapt(source=source, payload=payload, options=options)
 
     def plan(self, incident: Incident, ctx: Context) -> Plan | None:
-        return self.pm.hook.sntakeover_plan(incident=incident, ctx=ctx)
+        return self._first(self.pm.hook.sntakeover_plan, incident=incident, ctx=ctx)
 
     def fence(self, incident: Incident, plan: Plan, ctx: Context) -> FenceResult | None:
-        return self.pm.hook.sntakeover_fence(incident=incident, plan=plan, ctx=ctx)
+        return self._first(self.pm.hook.sntakeover_fence, incident=incident, plan=plan, ctx=ctx)
 
     def takeover(
         self, strategy: str, incident: Incident, plan: Plan, ctx: Context, *, dry_run: bool = False
     ) -> TakeoverResult | None:
-        return self.pm.hook.sntakeover_takeover(strategy=strategy, incident=incident, plan=plan, ctx=ctx, dry_run=dry_run)
+        return self._first(self.pm.hook.sntakeover_takeover, strategy=strategy, incident=incident, plan=plan,
+                           ctx=ctx, dry_run=dry_run)
 
     def verify(self, incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
-        return self.pm.hook.sntakeover_verify(incident=incident, plan=plan, ctx=ctx)
+        return self._first(self.pm.hook.sntakeover_verify, incident=incident, plan=plan, ctx=ctx)
+
+    @staticmethod
+    def _first(caller: pluggy.HookCaller, **kwargs: Any) -> Any:
+        """firstresult with the exception contract: a plugin raising Skip is passed over.
+
+        Any other exception propagates with the plugin's name in ``exc.plugin``,
+        so the incident's timeline can say who stopped it.
+        """
+        for impl in reversed(caller.get_hookimpls()):
+            try:
+                res = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            except Skip as exc:
+                log.info("plugin %s skipped %s: %s", impl.plugin_name, caller.name, exc)
+                continue
+            except Exception as exc:
+                if getattr(exc, "plugin", None) is None:
+                    try:
+                        exc.plugin = impl.plugin_name  # type: ignore[attr-defined]
+                    except AttributeError:
+                        pass
+                raise
+            if res is not None:
+                return res
+        return None
 
     # collecting hook: configuration schemas
     def options_schemas(self) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -122,25 +152,29 @@ class Hooks:
         return out
 
     # collecting hook: every probe, each isolated
-    def probe(self, incident: Incident, ctx: Context) -> list[ProbeResult]:
+    def probe(self, servicenode: str, role: str, incident: Incident, ctx: Context) -> list[ProbeResult]:
+        """One look by every probe plugin; a probe that raises says "cannot tell", never "down"."""
         from .errors import Retry
         from .model import ProbeResult
 
+        kwargs = {"servicenode": servicenode, "role": role, "incident": incident, "ctx": ctx}
         results: list[ProbeResult] = []
         for impl in reversed(self.pm.hook.sntakeover_probe.get_hookimpls()):
-            kwargs = {k: v for k, v in {"incident": incident, "ctx": ctx}.items() if k in impl.argnames}
             try:
-                res = impl.function(**kwargs)
-            except Skip as exc:
-                res = ProbeResult(impl.plugin_name, None, f"skipped: {exc}")
+                res = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
+            except Skip:
+                continue
             except Retry as exc:
-                res = ProbeResult(impl.plugin_name, None, f"transient: {exc}")
+                res = ProbeResult(impl.plugin_name, None, f"cannot tell: transient: {exc}")
             except Exception as exc:  # noqa: BLE001 - a crashing probe is "cannot tell"
                 log.exception("probe plugin %s failed", impl.plugin_name)
-                res = ProbeResult(impl.plugin_name, None, f"error: {type(exc).__name__}: {exc}")
+                res = ProbeResult(impl.plugin_name, None, f"cannot tell: probe error {type(exc).__name__}: {exc}")
             if res is None:
                 continue
-            results.extend(res if isinstance(res, list) else [res])
+            if not isinstance(res, ProbeResult):
+                log.error("probe plugin %s returned %r, not a ProbeResult", impl.plugin_name, res)
+                res = ProbeResult(impl.plugin_name, None, "cannot tell: the probe returned something unusable")
+            results.append(res)
         return results
 
     # notification hooks: every plugin, each isolated

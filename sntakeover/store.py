@@ -18,10 +18,10 @@ import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from .clock import now
 from .errors import StoreError
 from .model import Event, Incident, State
 
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS incidents (
     nodes TEXT NOT NULL DEFAULT '[]',
     plan TEXT
 );
+CREATE INDEX IF NOT EXISTS incidents_sn ON incidents(servicenode, id);
 CREATE UNIQUE INDEX IF NOT EXISTS one_open_incident ON incidents(servicenode) WHERE closed IS NULL;
 CREATE TABLE IF NOT EXISTS timeline (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,11 +95,33 @@ CREATE TABLE IF NOT EXISTS commands (
     stdout TEXT,
     stderr TEXT
 );
+CREATE TABLE IF NOT EXISTS controls (
+    key TEXT PRIMARY KEY,          -- 'pause', 'breaker'
+    value TEXT NOT NULL,           -- JSON
+    since TEXT NOT NULL,
+    by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS maintenance (
+    servicenode TEXT PRIMARY KEY,
+    until TEXT NOT NULL,
+    since TEXT NOT NULL,
+    by TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT ''
+);
 """
 
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+#: columns added to existing tables after version 1 (table, column, declaration);
+#: an older store gets them with ALTER TABLE when it is opened
+ADDED_COLUMNS = (
+    ("incidents", "committed", "TEXT"),  # when fencing or moving began: from then on the takeover completes
+    ("incidents", "wake_at", "TEXT"),  # when the engine looks at the incident again (NULL = now)
+    ("incidents", "waiting", "TEXT NOT NULL DEFAULT ''"),  # what it waits for, in plain words
+    ("incidents", "evidence", "TEXT NOT NULL DEFAULT '{}'"),  # confirmation rounds, retries, re-probe requests
+    ("incidents", "approvals", "TEXT NOT NULL DEFAULT '[]'"),  # gates a human approved: [{gate, by, time, comment}]
+    ("incidents", "fenced", "TEXT"),  # how the SN was fenced (NULL = not yet)
+    ("incidents", "escalated", "TEXT"),  # last reminder sent while waiting
+    ("nodes", "moved", "TEXT"),  # when the takeover ran for this node (hold-down counts from here)
+)
 
 
 class Store:
@@ -117,10 +140,17 @@ class Store:
                 self.db.execute("PRAGMA synchronous=FULL")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self.db.executescript(DDL)
+                self._add_columns()
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
+
+    def _add_columns(self) -> None:
+        for table, column, decl in ADDED_COLUMNS:
+            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         with self._lock:
@@ -215,8 +245,13 @@ class Store:
         )
         return iid
 
-    def transition(self, iid: int, to: State, reason: str, *, db: sqlite3.Connection | None = None) -> str:
-        """Move an incident to ``to``; returns the previous state. Terminal states close it."""
+    def transition(self, iid: int, to: State, reason: str, *, db: sqlite3.Connection | None = None,
+                   waiting: str = "", wake_at: str | None = None) -> str:
+        """Move an incident to ``to``; returns the previous state. Terminal states close it.
+
+        :param waiting: what the incident waits for, in plain words (waiting states only).
+        :param wake_at: when the engine should look at it again (``None`` = at once).
+        """
 
         def _do(c: sqlite3.Connection) -> str:
             row = c.execute("SELECT state FROM incidents WHERE id = ?", (iid,)).fetchone()
@@ -224,8 +259,9 @@ class Store:
                 raise StoreError(f"no incident {iid}")
             t = now()
             c.execute(
-                "UPDATE incidents SET state = ?, updated = ?, reason = ?, closed = ? WHERE id = ?",
-                (to.value, t, reason, t if to.terminal else None, iid),
+                "UPDATE incidents SET state = ?, updated = ?, reason = ?, closed = ?, waiting = ?, wake_at = ?,"
+                " escalated = NULL WHERE id = ?",
+                (to.value, t, reason, t if to.terminal else None, waiting, wake_at, iid),
             )
             c.execute(
                 "INSERT INTO timeline (incident_id, time, from_state, to_state, reason) VALUES (?,?,?,?,?)",
@@ -237,6 +273,51 @@ class Store:
             return _do(db)
         with self.tx() as c:
             return _do(c)
+
+    def reopen(self, db: sqlite3.Connection, iid: int, reason: str) -> None:
+        """Open a closed incident again (the same outage goes on), back at ``detected``."""
+        t = now()
+        row = db.execute("SELECT state FROM incidents WHERE id = ?", (iid,)).fetchone()
+        db.execute("UPDATE incidents SET state = ?, updated = ?, closed = NULL, reason = ?, waiting = '',"
+                   " wake_at = NULL, evidence = '{}' WHERE id = ?", (State.DETECTED.value, t, reason, iid))
+        db.execute("INSERT INTO timeline (incident_id, time, from_state, to_state, reason) VALUES (?,?,?,?,?)",
+                   (iid, t, row["state"], State.DETECTED.value, reason))
+
+    def set_wake(self, iid: int, wake_at: str | None, *, db: sqlite3.Connection | None = None) -> None:
+        """Ask the engine to look at the incident at ``wake_at`` (``None`` = now)."""
+        if db is not None:
+            db.execute("UPDATE incidents SET wake_at = ? WHERE id = ?", (wake_at, iid))
+        else:
+            with self.tx() as c:
+                c.execute("UPDATE incidents SET wake_at = ? WHERE id = ?", (wake_at, iid))
+
+    def update_json(self, iid: int, column: str, change, *, db: sqlite3.Connection | None = None) -> Any:
+        """Read-modify-write one JSON column of an incident (``evidence``, ``approvals``) in a transaction."""
+        if column not in ("evidence", "approvals"):
+            raise ValueError(column)
+
+        def _do(c: sqlite3.Connection) -> Any:
+            row = c.execute(f"SELECT {column} FROM incidents WHERE id = ?", (iid,)).fetchone()
+            value = change(json.loads(row[0]))
+            c.execute(f"UPDATE incidents SET {column} = ? WHERE id = ?", (json.dumps(value), iid))
+            return value
+
+        if db is not None:
+            return _do(db)
+        with self.tx() as c:
+            return _do(c)
+
+    def set_columns(self, iid: int, *, db: sqlite3.Connection | None = None, **values: Any) -> None:
+        """Set plain incident columns (``committed``, ``fenced``, ``escalated``, ``waiting``...)."""
+        allowed = {"committed", "fenced", "escalated", "waiting", "wake_at", "requested", "reason"}
+        if not values or set(values) - allowed:
+            raise ValueError(f"cannot set {sorted(set(values) - allowed)}")
+        sql = "UPDATE incidents SET " + ", ".join(f"{k} = ?" for k in values) + " WHERE id = ?"
+        if db is not None:
+            db.execute(sql, (*values.values(), iid))
+        else:
+            with self.tx() as c:
+                c.execute(sql, (*values.values(), iid))
 
     def note(self, iid: int, text: str, *, db: sqlite3.Connection | None = None) -> None:
         """Append a note (no state change) to the incident's timeline."""
@@ -263,14 +344,32 @@ class Store:
                     (iid, node, source, backup, status, detail, t),
                 )
 
-    def set_node_status(self, iid: int, verdicts: dict[str, tuple[str, str]]) -> None:
+    def set_node_status(self, iid: int, verdicts: dict[str, tuple[str, str]], *, moved: bool = False) -> None:
+        """Set ``(status, detail)`` per node; ``moved`` also stamps the time the takeover ran for them."""
         t = now()
         with self.tx() as db:
             for node, (status, detail) in verdicts.items():
                 db.execute(
-                    "UPDATE nodes SET status = ?, detail = ?, updated = ? WHERE incident_id = ? AND node = ?",
-                    (status, detail, t, iid, node),
+                    "UPDATE nodes SET status = ?, detail = ?, updated = ?" + (", moved = ?" if moved else "")
+                    + " WHERE incident_id = ? AND node = ?",
+                    (status, detail, t, *((t,) if moved else ()), iid, node),
                 )
+
+    def nodes_in(self, iid: int, *statuses: str) -> list[sqlite3.Row]:
+        """Node rows of an incident with one of ``statuses``, in node order."""
+        marks = ",".join("?" * len(statuses))
+        return self.query(f"SELECT * FROM nodes WHERE incident_id = ? AND status IN ({marks}) ORDER BY node",
+                          (iid, *statuses))
+
+    def moved_since(self, nodes: list[str], since: str, *, other_than: int) -> dict[str, tuple[int, str]]:
+        """Nodes that another incident moved at or after ``since``: node -> (incident, when)."""
+        out: dict[str, tuple[int, str]] = {}
+        wanted = set(nodes)
+        for r in self.query("SELECT node, incident_id, moved FROM nodes WHERE moved IS NOT NULL AND moved >= ?"
+                            " AND incident_id != ? ORDER BY moved", (since, other_than)):
+            if r["node"] in wanted:
+                out[r["node"]] = (r["incident_id"], r["moved"])
+        return out
 
     def incident(self, iid: int) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM incidents WHERE id = ?", (iid,))
@@ -285,7 +384,13 @@ class Store:
             reason=row["reason"],
             nodes=tuple(json.loads(row["nodes"])),
             requested=bool(row["requested"]),
+            committed=bool(row["committed"]),
         )
+
+    def last_closed(self, db: sqlite3.Connection, servicenode: str) -> sqlite3.Row | None:
+        """The most recently closed incident of an SN."""
+        return db.execute("SELECT * FROM incidents WHERE servicenode = ? AND closed IS NOT NULL"
+                          " ORDER BY closed DESC, id DESC LIMIT 1", (servicenode,)).fetchone()
 
     def unfinished(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM incidents WHERE closed IS NULL ORDER BY id")

@@ -1,22 +1,37 @@
-"""Turning stored events into incidents.
+"""Turning stored events into incidents: one SN outage, one incident.
 
 Each pending event is applied in the same transaction that marks it processed,
 so after a crash every acknowledged event is applied exactly once. The rules,
-per kind:
+in the order they are checked:
 
-``sn.down`` / ``node.unreachable``
-    ``state_type: soft`` is recorded only. ``in_downtime`` records a
-    *suppressed* incident (or a note on the open one). Otherwise the event opens
-    an incident for the SN, or attaches to the open one.
-``takeover.request``
-    Like ``sn.down`` but marks the incident *requested*: confirmation is skipped.
-``sn.up``
-    Cancels an open incident that has not started moving nodes; once nodes are
-    moving it is only noted. It never moves nodes back (no automatic failback).
-``takeover.cancel``
-    Cancels an open incident that has not started moving nodes.
-``xcat.change``
-    Noted on the open incident of that SN (someone else's snmove/chdef).
+1. **Soft states** (``state_type: soft``) are recorded only; they never vote.
+2. **Stale events** -- whose own time is older than ``events.max_age`` when they
+   arrived -- are recorded and never acted on by themselves.
+3. ``sn.down`` / ``node.unreachable`` / ``takeover.request``:
+
+   * the SN is **in maintenance** (``sntakeover maintenance``) or the event says
+     it is in a **monitoring downtime**: a *suppressed* incident (or a note);
+   * an **open incident** of the SN takes the event: the first event of each
+     monitoring source is noted on its timeline, repeats are only counted (the
+     source's vote counts either way); a ``takeover.request`` there skips the
+     rest of the confirmation;
+   * an incident of the SN that **closed within** ``events.reopen_window`` takes
+     it too: if that incident moved nodes, the event is only noted (its nodes
+     are moved already); if it ended before anything moved (cancelled,
+     suppressed, failed before fencing), it is **reopened** -- the same outage
+     goes on, and is confirmed again;
+   * otherwise the event opens a new incident.
+
+4. ``sn.up`` is a vote, not a command. Before the takeover is committed it asks
+   the engine to probe the SN again; only if the probes agree that the SN is up
+   is the incident cancelled. Once fencing or moving has begun it is recorded and
+   notified, and changes nothing: the takeover completes, and nothing is ever
+   moved back (no automatic failback).
+5. ``takeover.cancel`` (a human) cancels an incident that is not committed yet;
+   on a committed incident that waits (for a backup, for the hold-down) it drops
+   the nodes that have not moved, and the incident finishes with the rest.
+6. ``xcat.change`` (someone else's snmove/chdef seen through regnotif) is noted
+   on the open incident of that SN.
 """
 
 from __future__ import annotations
@@ -25,21 +40,24 @@ import json
 import logging
 import sqlite3
 
+from . import controls
+from .clock import age, span
+from .config import Config
 from .model import Event, State
 from .store import Store
 
 log = logging.getLogger(__name__)
 
-#: states in which an incident may still be cancelled (no node touched yet)
-CANCELLABLE = frozenset({State.DETECTED, State.CONFIRMING, State.CONFIRMED, State.FENCING})
+DOWN_KINDS = ("sn.down", "node.unreachable", "takeover.request")
+
+#: outcomes that tell the engine to send a notification about an incident without a state change
+ATTENTION = "attention: "
 
 
 def describe(event: Event) -> str:
-    src = event.source.get("tool", "?")
-    ref = event.source.get("ref")
-    bits = [f"{event.kind} from {src}"]
-    if ref:
-        bits.append(f"ref {ref}")
+    bits = [f"{event.kind} from {source_key(event)}"]
+    if event.source.get("ref"):
+        bits.append(f"ref {event.source['ref']}")
     if event.state_type:
         bits.append(event.state_type)
     if event.nodes:
@@ -49,80 +67,181 @@ def describe(event: Event) -> str:
     return f"event {event.id}: " + ", ".join(bits)
 
 
-def apply_event(store: Store, db: sqlite3.Connection, seq: int, event: Event) -> int | None:
-    """Apply one event inside the caller's transaction; returns the incident id touched."""
-    open_row = store.open_incident(db, event.servicenode)
-    iid = open_row["id"] if open_row else None
-    state = State(open_row["state"]) if open_row else None
-    text = describe(event)
-    kind = event.kind
+def source_key(event: Event) -> str:
+    return f"{event.source.get('tool', '?')}@{event.source.get('host', '?')}"
 
-    def done(outcome: str, incident: int | None) -> int | None:
-        store.mark_processed(db, seq, incident, outcome)
-        log.info("%s -> %s", text, outcome)
+
+def apply_event(store: Store, db: sqlite3.Connection, seq: int, event: Event, config: Config | None = None) -> int | None:
+    """Apply one event inside the caller's transaction; returns the incident id touched."""
+    cfg = config or _default_config()
+    ev = _Applier(store, db, seq, event, cfg)
+    return ev.apply()
+
+
+def _default_config() -> Config:
+    from .config import build
+
+    return build({})
+
+
+class _Applier:
+    def __init__(self, store: Store, db: sqlite3.Connection, seq: int, event: Event, config: Config) -> None:
+        self.store, self.db, self.seq, self.event, self.config = store, db, seq, event, config
+        self.text = describe(event)
+        self.open = store.open_incident(db, event.servicenode)
+
+    def done(self, outcome: str, incident: int | None) -> int | None:
+        self.store.mark_processed(self.db, self.seq, incident, outcome)
+        log.info("%s -> %s", self.text, outcome)
         return incident
 
-    if kind in ("sn.down", "node.unreachable", "takeover.request"):
-        if event.state_type == "soft" and kind != "takeover.request":
+    def note(self, iid: int, text: str) -> None:
+        self.store.note(iid, text, db=self.db)
+
+    def apply(self) -> int | None:
+        ev, iid = self.event, (self.open["id"] if self.open else None)
+        if ev.state_type == "soft" and ev.kind != "takeover.request":
+            if iid is not None and self._first_from_source(iid):
+                self.note(iid, f"{self.text} (soft state: recorded, never a vote)")
+            return self.done("recorded: soft state is never acted on", iid)
+        stale = self._stale()
+        if stale and ev.kind in ("sn.down", "node.unreachable", "sn.up"):
             if iid is not None:
-                store.note(iid, f"{text} (soft state: recorded only)", db=db)
-            return done("recorded: soft state is never acted on", iid)
-        if event.in_downtime:
+                self.note(iid, f"{self.text}: {stale}; recorded only")
+            return self.done(f"stale: {stale}; recorded only", iid)
+        if ev.kind in DOWN_KINDS:
+            return self.down()
+        if ev.kind == "sn.up":
+            return self.up()
+        if ev.kind == "takeover.cancel":
+            return self.cancel()
+        if ev.kind == "xcat.change":
             if iid is not None:
-                store.note(iid, f"{text} (in downtime)", db=db)
-                return done("noted on open incident (in downtime)", iid)
-            new = store.create_incident(
-                db,
-                event.servicenode,
-                State.SUPPRESSED,
-                f"{text}: {event.servicenode} is in a monitoring downtime",
-                requested=False,
-                nodes=list(event.nodes),
-            )
-            return done("suppressed: in downtime", new)
+                self.note(iid, f"xCAT database change seen: {ev.detail or self.text}")
+                return self.done("noted on open incident", iid)
+            return self.done("recorded", None)
+        return self.done(f"recorded: unknown kind {ev.kind}", None)
+
+    def _stale(self) -> str:
+        row = self.db.execute("SELECT received FROM events WHERE seq = ?", (self.seq,)).fetchone()
+        received = row["received"] if row else None
+        try:
+            old = age(self.event.time, received)
+        except ValueError:
+            return ""
+        limit = self.config.get("events", "max_age")
+        if limit and old > limit:
+            return f"the event is {span(old)} old when it arrived (events.max_age is {span(limit)})"
+        return ""
+
+    # -- down ------------------------------------------------------------------------
+
+    def down(self) -> int | None:
+        ev = self.event
+        sn = ev.servicenode
+        iid = self.open["id"] if self.open else None
+        maint = controls.maintenance_of(self.store, sn)
+        quiet = maint.describe() if maint else (f"{sn} is in a monitoring downtime" if ev.in_downtime else "")
+        if quiet and ev.kind != "takeover.request":
+            if iid is not None:
+                self.note(iid, f"{self.text} ({quiet})")
+                return self.done(f"noted on open incident ({quiet})", iid)
+            new = self.store.create_incident(self.db, sn, State.SUPPRESSED, f"{self.text}: {quiet}",
+                                             requested=False, nodes=list(ev.nodes))
+            return self.done(f"suppressed: {quiet}", new)
         if iid is not None:
-            store.note(iid, f"{text} attached", db=db)
-            if kind == "takeover.request" and state in (State.DETECTED, State.CONFIRMING):
-                db.execute("UPDATE incidents SET requested = 1 WHERE id = ?", (iid,))
-                store.note(iid, "takeover requested: confirmation no longer required", db=db)
-            _widen_nodes(store, db, open_row, event)
-            return done("attached", iid)
-        new = store.create_incident(
-            db,
-            event.servicenode,
-            State.DETECTED,
-            text,
-            requested=(kind == "takeover.request"),
-            nodes=list(event.nodes),
-        )
-        return done("opened incident", new)
+            return self.attach(self.open)
+        last = self.store.last_closed(self.db, sn)
+        window = self.config.get("events", "reopen_window")
+        if last is not None and window and age(last["closed"]) <= window:
+            if last["committed"] or State(last["state"]) in (State.DONE, State.PARTIAL):
+                if self._first_from_source(last["id"]):
+                    self.note(last["id"], f"{self.text}: attached to this incident, which closed "
+                                          f"{span(age(last['closed']))} ago ({last['state']}); its nodes already moved")
+                return self.done(f"attached to incident {last['id']} ({last['state']}, closed "
+                                 f"{span(age(last['closed']))} ago)", last["id"])
+            self.store.reopen(self.db, last["id"], f"reopened by {self.text}: {sn} is reported down again "
+                                                   f"{span(age(last['closed']))} after this incident ended "
+                                                   f"{last['state']} (one outage, one incident)")
+            self._first_from_source(last["id"])
+            if ev.kind == "takeover.request":
+                self.store.set_columns(last["id"], requested=1, db=self.db)
+            return self.done(f"reopened incident {last['id']}", last["id"])
+        new = self.store.create_incident(self.db, sn, State.DETECTED, self.text,
+                                         requested=(ev.kind == "takeover.request"), nodes=list(ev.nodes))
+        self._first_from_source(new)
+        return self.done("opened incident", new)
 
-    if kind in ("sn.up", "takeover.cancel"):
-        if iid is None:
-            why = "recorded: no open incident (no automatic failback)" if kind == "sn.up" else "recorded: nothing to cancel"
-            return done(why, None)
-        if state in CANCELLABLE:
-            store.transition(iid, State.CANCELLED, f"{text}: cancelled before any node was moved", db=db)
-            return done("cancelled incident", iid)
-        store.note(iid, f"{text}: nodes are already moving; no failback is done", db=db)
-        return done("noted: too late to cancel", iid)
+    def attach(self, row: sqlite3.Row) -> int:
+        iid, ev = row["id"], self.event
+        state = State(row["state"])
+        if self._first_from_source(iid):
+            self.note(iid, f"{self.text} attached")
+        if ev.kind == "takeover.request" and not row["committed"] and not row["requested"]:
+            self.store.set_columns(iid, requested=1, wake_at=None, db=self.db)
+            self.note(iid, f"takeover requested by {source_key(ev)}: confirmation no longer required")
+        if row["committed"] is None and state.waiting:
+            self.store.set_wake(iid, None, db=self.db)  # new evidence: look again now
+        _widen_nodes(self.store, self.db, row, ev)
+        return self.done("attached", iid)
 
-    if kind == "xcat.change":
-        if iid is not None:
-            store.note(iid, f"xCAT database change seen: {event.detail or text}", db=db)
-            return done("noted on open incident", iid)
-        return done("recorded", None)
+    def _first_from_source(self, iid: int) -> bool:
+        """Count the event under its source on the incident; True for the source's first event there."""
+        key = f"{source_key(self.event)} {self.event.kind}"
+        seen = self.store.update_json(iid, "evidence", lambda e: {**e, "sources": {
+            **e.get("sources", {}), key: e.get("sources", {}).get(key, 0) + 1}}, db=self.db)
+        return seen["sources"][key] == 1
 
-    return done(f"recorded: unknown kind {kind}", None)
+    # -- up / cancel --------------------------------------------------------------------
+
+    def up(self) -> int | None:
+        if self.open is None:
+            last = self.store.last_closed(self.db, self.event.servicenode)
+            window = self.config.get("events", "reopen_window")
+            if last is not None and window and age(last["closed"]) <= window:
+                if self._first_from_source(last["id"]):
+                    self.note(last["id"], f"{self.text}: {self.event.servicenode} is back; nothing is moved back "
+                                          "(no automatic failback)")
+                return self.done("recorded on the closed incident (no automatic failback)", last["id"])
+            return self.done("recorded: no open incident (no automatic failback)", None)
+        iid = self.open["id"]
+        if self.open["committed"]:
+            text = (f"{self.text}: {self.event.servicenode} is back, but the takeover is committed (it began "
+                    f"{self.open['committed']}); it completes, and nothing is moved back automatically")
+            self.note(iid, text)
+            return self.done(ATTENTION + text, iid)
+        self.store.update_json(iid, "evidence", lambda e: {**e, "reprobe": [*e.get("reprobe", []), source_key(self.event)]},
+                               db=self.db)
+        self.store.set_wake(iid, None, db=self.db)
+        self.note(iid, f"{self.text}: a vote for 'up', not a command; probing {self.event.servicenode} again "
+                       "before deciding")
+        return self.done("re-probe requested", iid)
+
+    def cancel(self) -> int | None:
+        if self.open is None:
+            return self.done("recorded: nothing to cancel", None)
+        iid = self.open["id"]
+        who = source_key(self.event)
+        if not self.open["committed"]:
+            self.store.transition(iid, State.CANCELLED, f"cancelled by {who} before anything was changed "
+                                                        f"({self.text})", db=self.db)
+            return self.done("cancelled incident", iid)
+        if State(self.open["state"]).waiting:
+            self.store.update_json(iid, "evidence", lambda e: {**e, "cancel": who}, db=self.db)
+            self.store.set_wake(iid, None, db=self.db)
+            self.note(iid, f"{self.text}: the nodes that have not moved yet will not be moved")
+            return self.done("remaining nodes dropped", iid)
+        self.note(iid, f"{self.text}: too late, nodes are moving; the takeover completes")
+        return self.done(ATTENTION + "too late to cancel: nodes are moving", iid)
 
 
 def _widen_nodes(store: Store, db: sqlite3.Connection, row: sqlite3.Row, event: Event) -> None:
     """An incident limited to some nodes becomes SN-wide when an SN-wide event attaches."""
     current = json.loads(row["nodes"])
-    if not current:
+    if not current or row["plan"]:
         return
     if not event.nodes:
         store.set_nodes_restriction(db, row["id"], [])
         store.note(row["id"], "incident widened to every node of the service node", db=db)
-    else:
+    elif not set(event.nodes) <= set(current):
         store.set_nodes_restriction(db, row["id"], sorted(set(current) | set(event.nodes)))

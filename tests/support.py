@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sntakeover.client import NoDaemon, request, wait_for_daemon
+from sntakeover.clock import now
 from sntakeover.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -143,8 +144,22 @@ command_timeout = 120.0
             time.sleep(0.02)
         raise AssertionError(f"incident for {sn} never reached {states}: {self.incident_for(sn)}")
 
+    def wait_outcome(self, event_id: str, timeout: float = 60.0) -> str:
+        """Wait until the engine has applied the event; return its outcome."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.store()
+            try:
+                rows = s.query("SELECT processed, outcome FROM events WHERE id = ?", (event_id,))
+            finally:
+                s.close()
+            if rows and rows[0]["processed"]:
+                return rows[0]["outcome"]
+            time.sleep(0.05)
+        raise AssertionError(f"event {event_id} not applied within {timeout}s")
+
     def summary(self, iid: int) -> dict[str, Any]:
-        from sntakeover.engine import summary
+        from sntakeover.records import summary
 
         s = self.store()
         try:
@@ -177,10 +192,121 @@ command_timeout = 120.0
 
 def event(sn: str = "sn1", kind: str = "sn.down", id: str | None = None, **kw: Any) -> dict[str, Any]:
     ev = {"id": id or f"test:{kind}:{sn}:{time.monotonic_ns()}", "kind": kind, "servicenode": sn,
-          "source": {"tool": "nagios", "host": "mon1", "ref": "17"}, "time": "2026-03-04T10:15:42Z"}
+          "source": {"tool": "nagios", "host": "mon1", "ref": "17"}, "time": now()}
     ev.update(kw)
     return ev
 
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, indent=2, default=str)
+
+
+class EngineRun:
+    """The real engine, store and plugins in this process, driven step by step.
+
+    For tests that register their own plugins (the exception contract, probes
+    that misbehave): no daemon process, no threads -- :meth:`until` applies the
+    pending events and runs every due incident until a condition holds.
+    """
+
+    def __init__(self, tmp_path: Path, sim: Sim | None, config: dict[str, Any] | None = None,
+                 plugins: tuple[Any, ...] = (), builtins: tuple[str, ...] | None = None,
+                 path: Path | None = None, blocked: tuple[str, ...] = ()) -> None:
+        from sntakeover.config import build
+        from sntakeover.engine import Engine
+        from sntakeover.plugins import Hooks, get_plugin_manager
+        from sntakeover.runner import LocalRunner
+
+        raw: dict[str, Any] = {"confirm": {"rounds": 2, "interval": 0.05}, "verify": {"interval": 0.05},
+                               "engine": {"retry_delay": 0.05}}
+        for section, values in (config or {}).items():
+            raw.setdefault(section, {}).update(values)
+        bindir = path or (sim.bin if sim is not None else None)
+        if bindir is not None:
+            raw.setdefault("xcat", {})["path"] = [str(bindir)]
+        self.config = build(raw)
+        self.store = Store(tmp_path / "engine.db")
+        pm = get_plugin_manager(load_entrypoints=False, blocked=blocked,
+                                **({} if builtins is None else {"builtins": builtins}))
+        for i, plugin in enumerate(plugins):
+            pm.register(plugin, name=f"test-plugin-{i}")
+        self.hooks = Hooks(pm)
+        self.engine = Engine(self.config, self.store, self.hooks,
+                             LocalRunner(path_prefix=[str(bindir)] if bindir else ()))
+
+    def send(self, ev: dict[str, Any]) -> None:
+        from sntakeover.model import Event
+
+        self.store.add_event(Event.from_dict(ev))
+        self.engine.apply_pending()
+
+    def incident(self, sn: str = "sn1") -> dict[str, Any] | None:
+        rows = self.store.query("SELECT * FROM incidents WHERE servicenode = ? ORDER BY id DESC LIMIT 1", (sn,))
+        return dict(rows[0]) if rows else None
+
+    def until(self, pred, timeout: float = 60.0) -> Any:
+        """Run due incidents until ``pred()`` is true (returns its value)."""
+        from sntakeover.clock import now as _now
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.engine.apply_pending()
+            value = pred()
+            if value:
+                return value
+            for row in self.store.query("SELECT id FROM incidents WHERE closed IS NULL AND (wake_at IS NULL OR "
+                                        "wake_at <= ?)", (_now(),)):
+                self.engine.drive(row["id"])
+            value = pred()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise AssertionError(f"condition not reached within {timeout}s; incidents: "
+                             f"{[dict(r) for r in self.store.query('SELECT id, state, reason FROM incidents')]}")
+
+    def state(self, sn: str = "sn1", states: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Run until the SN's latest incident is in one of ``states`` (or closed, when none given)."""
+        def reached():
+            inc = self.incident(sn)
+            if inc and ((inc["state"] in states) if states else inc["closed"]):
+                return inc
+            return None
+        return self.until(reached)
+
+    def timeline(self, iid: int) -> list[str]:
+        return [r["reason"] for r in self.store.timeline(iid)]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def shadow_bin(directory: Path, sim: Sim, *, missing: tuple[str, ...] = (),
+               fail: dict[str, tuple[str, str, int]] | None = None) -> Path:
+    """A bin directory in front of the simulator's: some commands missing, some failing.
+
+    :param missing: commands that do not exist at all (exec fails, as on a broken MN).
+    :param fail: command -> (argument that triggers it, error text, times): the command prints
+        ``Error: <text>`` and exits 1 the first ``times`` times it is called with that argument
+        (``times`` 0 = always), then behaves normally.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for prog in sim.bin.iterdir():
+        if prog.name in missing:
+            continue
+        target = directory / prog.name
+        rule = (fail or {}).get(prog.name)
+        if rule is None:
+            target.symlink_to(prog)
+            continue
+        trigger, text, times = rule
+        counter = directory / f".{prog.name}.count"
+        target.write_text(f"""#!/bin/sh
+case " $* " in
+  *" {trigger} "*)
+    n=$(cat {counter} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > {counter}
+    if [ {times} -eq 0 ] || [ $n -le {times} ]; then echo 'Error: {text}' >&2; exit 1; fi ;;
+esac
+exec {prog} "$@"
+""")
+        target.chmod(0o755)
+    return directory

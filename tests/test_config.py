@@ -50,9 +50,18 @@ def test_wrong_type_is_rejected(tmp_path):
         config.load(write(tmp_path, '[confirm]\nquorum = "two"\n'))
 
 
-def test_fence_required_without_method_is_rejected():
-    with pytest.raises(ConfigError, match="fence.required"):
+def test_a_key_from_an_earlier_version_says_what_replaced_it():
+    with pytest.raises(ConfigError, match=r"'fence.required' no longer exists; use fence.policy = \"require\""):
         config.build({"fence": {"required": True}})
+    with pytest.raises(ConfigError, match="approval.above_nodes"):
+        config.build({"takeover": {"max_nodes": 5}})
+
+
+def test_fence_policy_and_rounds_are_checked():
+    with pytest.raises(ConfigError, match="fence.policy must be"):
+        config.build({"fence": {"policy": "maybe"}})
+    with pytest.raises(ConfigError, match="confirm.rounds must be at least 2"):
+        config.build({"confirm": {"rounds": 1}})
 
 
 def test_bad_toml_names_the_file(tmp_path):
@@ -62,7 +71,7 @@ def test_bad_toml_names_the_file(tmp_path):
 
 
 def test_check_config_command(tmp_path, capsys):
-    good = write(tmp_path, '[takeover]\nmax_nodes = 500\n')
+    good = write(tmp_path, '[approval]\nabove_nodes = 500\n')
     assert main(["check-config", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "event.v1" in out and "sntakeover.builtin.snmove" in out

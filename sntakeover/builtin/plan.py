@@ -1,9 +1,19 @@
 """Built-in planner: every node whose *first* servicenode entry is the failed SN.
 
-Reads the live xCAT database with ``lsdef -t node -w servicenode=~^SN(,|$)``,
-checks each node's list itself (first entry exactly the SN, a 2nd entry to
-move to) and, with ``takeover.check_backup``, leaves out nodes whose backup SN
-does not answer ``nodestat`` either.
+Reads the live xCAT database once, when the incident is confirmed:
+
+* ``lsdef -t node -w servicenode=~^SN(,|$) -i servicenode,xcatmaster,os``:
+  each node whose list starts with the SN moves to its 2nd entry; a node
+  without one (or whose 2nd entry is the SN itself) is skipped with the reason;
+* ``tabdump statelite``: snmove substitutes ``$``-variables of a statelite row
+  *in place* while it walks the nodes of one call, so the first node's value
+  leaks into the next ones (xcat.md §2.7; snmove.pm's statelite loop). Nodes
+  covered by such a row, when more than one of them moves, are marked ``solo``:
+  every strategy moves each of them with its own snmove call. If the table
+  cannot be read, every node is moved on its own, to be safe.
+
+Whether each backup SN is healthy is not the planner's business: the engine
+probes the backups before moving and waits for them (``awaiting-backup``).
 """
 
 from __future__ import annotations
@@ -14,7 +24,8 @@ import re
 from sntakeover import hookimpl
 from sntakeover.errors import Retry
 from sntakeover.model import NodeMove, Plan
-from sntakeover.xcatout import parse_lsdef, parse_node_lines, perl_regex_literal, valid_name
+from sntakeover.xcatdb import group_members, nodes_served_by, parse_tabdump
+from sntakeover.xcatout import valid_name
 
 log = logging.getLogger(__name__)
 
@@ -24,38 +35,50 @@ def natural_key(name: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
-def nodes_served_by(ctx, sn: str) -> dict[str, dict[str, str]]:
-    """Node -> {servicenode, xcatmaster} for every node whose first entry is ``sn``."""
-    res = ctx.xcat("lsdef", "-t", "node", "-w", f"servicenode=~^{perl_regex_literal(sn)}(,|$)",
-                   "-i", "servicenode,xcatmaster")
-    if res.timed_out:
-        raise Retry(f"lsdef timed out after {res.duration:.0f}s")
-    if "No object definitions have been found" in res.stdout + res.stderr:
-        return {}
-    if res.rc != 0 and not res.stdout.strip():
-        raise Retry(f"lsdef failed (rc={res.rc}): {res.stderr.strip()[:300]}")
-    objs = parse_lsdef(res.stdout)
-    return {n: a for n, a in objs.items() if a.get("servicenode", "").split(",")[0] == sn}
+def statelite_hazards(ctx, planned: list[str]) -> tuple[set[str], list[str]]:
+    """Planned nodes that must move one per snmove call, and the warnings to say why."""
+    res = ctx.xcat("tabdump", "statelite")
+    try:
+        if res.rc != 0 or res.timed_out:
+            raise ValueError((res.stderr.strip() or f"rc={res.rc}")[:200])
+        rows = parse_tabdump(res.stdout)
+    except ValueError as exc:
+        return set(planned), [f"could not read the statelite table ({exc}); every node is moved by its own "
+                              "snmove call, so no statelite value can leak from one node to another"]
+    solo: set[str] = set()
+    warnings = []
+    for row in rows:
+        mount = row.get("statemnt", "")
+        if row.get("disable") in ("1", "yes") or not ("$" in mount or "#CMD" in mount):
+            continue
+        members = _members(ctx, row.get("node", ""))
+        # snmove.pm: grep(/$n/, @nodeattr) -- a substring (regex) match, so cn1 is covered by cn10's row
+        covered = [n for n in planned if any(re.search(n, m) for m in members)]
+        if len(covered) > 1:
+            solo.update(covered)
+            warnings.append(
+                f"statelite row {row.get('node')!r} ({mount}) covers {len(covered)} planned nodes: in one snmove "
+                f"call the first node's substituted value would be written for the others (e.g. {covered[1]} would "
+                f"get {covered[0]}'s directory); these nodes are moved one per snmove call")
+    return solo, warnings
 
 
-def backup_down(ctx, backups: set[str]) -> dict[str, str]:
-    """Backups that ``nodestat`` reports as not pingable (backup -> what it said)."""
-    if not backups:
-        return {}
-    res = ctx.xcat("nodestat", ",".join(sorted(backups)))
-    seen = parse_node_lines(res.stdout)
-    out = {}
-    for b in backups:
-        state = (seen.get(b) or ["no answer"])[0]
-        if state.startswith("noping") or b not in seen:
-            out[b] = state
-    return out
+def _members(ctx, noderange: str) -> list[str]:
+    if not noderange:
+        return []
+    try:
+        return group_members(ctx, noderange) or [noderange]
+    except Retry:
+        return [noderange]
 
 
 @hookimpl(trylast=True)
 def sntakeover_plan(incident, ctx):
     sn = incident.servicenode
     served = nodes_served_by(ctx, sn)
+    if incident.nodes:
+        wanted = set(incident.nodes)
+        served = {n: a for n, a in served.items() if n in wanted}
     moves: list[NodeMove] = []
     skipped: dict[str, str] = {}
     for node in sorted(served, key=natural_key):
@@ -67,13 +90,14 @@ def sntakeover_plan(incident, ctx):
             skipped[node] = f"no backup service node (servicenode={attrs.get('servicenode', '')})"
         elif entries[1] == sn:
             skipped[node] = f"backup is the failed SN itself (servicenode={attrs['servicenode']})"
+        elif not valid_name(entries[1]):
+            skipped[node] = f"backup {entries[1]!r} is not a valid xCAT name"
         else:
-            moves.append(NodeMove(node, sn, entries[1], attrs["servicenode"], attrs.get("xcatmaster", "")))
-    if ctx.config.get("takeover", "check_backup") and moves:
-        dead = backup_down(ctx, {m.backup for m in moves})
-        if dead:
-            for m in moves:
-                if m.backup in dead:
-                    skipped[m.node] = f"backup {m.backup} is not reachable either ({dead[m.backup]})"
-            moves = [m for m in moves if m.backup not in dead]
-    return Plan(tuple(moves), skipped)
+            moves.append(NodeMove(node, sn, entries[1], attrs["servicenode"], attrs.get("xcatmaster", ""),
+                                  os=attrs.get("os", "")))
+    warnings: list[str] = []
+    if len(moves) > 1:
+        solo, warnings = statelite_hazards(ctx, [m.node for m in moves])
+        if solo:
+            moves = [NodeMove(**{**m.__dict__, "solo": True}) if m.node in solo else m for m in moves]
+    return Plan(tuple(moves), skipped, tuple(warnings))
