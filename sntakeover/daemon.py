@@ -28,7 +28,7 @@ from .engine import Engine
 from .errors import AlreadyRunning, SntakeoverError
 from .intake import Intake
 from .plugins import Hooks, get_plugin_manager, plugin_names
-from .runner import LocalRunner, Runner
+from .runner import Runner, make_runner
 from .store import Store
 from .validation import load_validators
 
@@ -36,11 +36,6 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 500
 MAX_MESSAGE = 8 * 1024 * 1024
-
-
-def make_runner(config: Config) -> Runner:
-    x = config["xcat"]
-    return LocalRunner(timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"])
 
 
 class Lock:
@@ -144,6 +139,7 @@ class Daemon:
             log.info("stopped")
             return 0
         finally:
+            self.runner.close()
             if self.store is not None:
                 self.store.close()
             for lock in self.locks:

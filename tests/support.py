@@ -70,7 +70,7 @@ class Sim:
 class DaemonProc:
     """``sntakeover serve`` as a real child process with its own config and store."""
 
-    def __init__(self, tmp_path: Path, sim: Sim | None, extra: str = "") -> None:
+    def __init__(self, tmp_path: Path, sim: Sim | None, extra: str = "", xcat: str = "") -> None:
         self.rundir = Path(tempfile.mkdtemp(prefix="snt-"))  # short: ipc paths are limited to ~107 bytes
         self.tmp = tmp_path
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
@@ -86,7 +86,7 @@ log_level = "debug"
 [xcat]
 {path}
 command_timeout = 120.0
-{tail}{extra}
+{xcat}{tail}{extra}
 """)
         self.proc: subprocess.Popen | None = None
         self.logfile = tmp_path / "daemon.log"
