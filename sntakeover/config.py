@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,9 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "interval": (2.0, "Seconds between verification reads."),
         "node_check": (True, "Also read the server file on every node through xdsh (the node really uses the backup)."),
         "xcatinfo_path": ("/etc/xcatinfo", "File on the node that names its server (XCATSERVER=...)."),
+        "reachability": (True, "Also run nodestat on the moved nodes (through their new SN); noping fails a node."),
+        "report": (False, "Also run updatenode <nodes> -P <report_script> and check the server each node reports."),
+        "report_script": ("sntakeover-report", "The postscript for verify.report (hooks/xcat/sntakeover-report)."),
     },
     "adapters": {},
     "plugins": {},
@@ -205,6 +209,8 @@ def _validate_remote(data: dict[str, dict[str, Any]], source: str) -> None:
     p = data["verify"]["xcatinfo_path"]
     if not p.startswith("/") or any(c in p for c in "\n\0"):
         raise ConfigError(f"{source}: verify.xcatinfo_path must be an absolute path without newlines, got {p!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", data["verify"]["report_script"]):
+        raise ConfigError(f"{source}: verify.report_script must be a postscript name, got {data['verify']['report_script']!r}")
     ssh = data["ssh"]
     if not 1 <= ssh["max_sessions"] <= 8:
         raise ConfigError(f"{source}: ssh.max_sessions must be 1 to 8")

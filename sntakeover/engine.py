@@ -32,6 +32,7 @@ from .plugins import Hooks
 from .runner import CommandResult, Runner
 from .store import Store, now
 from .triage import apply_event
+from .verdicts import combine
 
 log = logging.getLogger(__name__)
 
@@ -353,20 +354,24 @@ class Engine:
     def _step_verifying(self, inc: Incident) -> None:
         ctx = self.context(inc.id)
         plan = self._stored_plan(inc.id)
-        ctx.scratch["node_errors"] = {r["node"]: r["detail"] for r in self.store.node_rows(inc.id) if r["status"] == "node-error"}
-        verdicts = None
+        errors = {r["node"]: r["detail"] for r in self.store.node_rows(inc.id) if r["status"] == "node-error"}
+        verdicts: list = []
+        outcome: dict[str, tuple[bool, str]] = {}
         for attempt in range(self.config.get("verify", "retries") + 1):
-            verdicts = self.hooks.verify(inc, plan, ctx)
-            if verdicts is None or all(v.ok for v in verdicts):
+            ctx.scratch.clear()  # every round reads xCAT afresh
+            verdicts = self.hooks.verify(inc, plan, ctx, takeover_errors=errors)
+            outcome = combine(plan.nodes, verdicts)
+            if all(ok for ok, _ in outcome.values()):
                 break
             if self._stop.wait(self.config.get("verify", "interval")):
                 return
-        if verdicts is None:
+        if plan.nodes and not verdicts:
             self._move(inc.id, State.VERIFYING, State.FAILED, "no plugin could verify the takeover")
             return
-        self.store.set_node_status(inc.id, {v.node: ("verified" if v.ok else "failed", v.detail) for v in verdicts})
-        ok = sum(v.ok for v in verdicts)
-        total = len(verdicts)
+        self.store.save_verdicts(inc.id, verdicts)
+        self.store.set_node_status(inc.id, {n: ("verified" if ok else "failed", d) for n, (ok, d) in outcome.items()})
+        ok = sum(ok for ok, _ in outcome.values())
+        total = len(outcome)
         if ok == total:
             self._move(inc.id, State.VERIFYING, State.DONE, f"all {total} node(s) verified on their backup")
         elif ok:
@@ -402,6 +407,7 @@ def summary(store: Store, iid: int) -> dict[str, Any]:
         "reason": row["reason"],
         "timeline": [dict(r) for r in store.timeline(iid)],
         "nodes": [dict(r) for r in store.node_rows(iid)],
+        "verdicts": [dict(r) for r in store.verdicts_of(iid)],
         "events": [dict(r) for r in store.events_of(iid)],
         "commands": [
             {k: r[k] for k in ("seq", "started", "argv", "rc", "timed_out", "duration")} for r in store.commands_of(iid)

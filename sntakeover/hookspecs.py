@@ -125,8 +125,10 @@ def sntakeover_takeover(
     """
 
 
-@hookspec(firstresult=True)
-def sntakeover_verify(incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
+@hookspec
+def sntakeover_verify(
+    incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]
+) -> list[NodeVerdict] | None:
     """Check every planned node and return one verdict per node."""
 
 

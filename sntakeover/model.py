@@ -151,10 +151,18 @@ class TakeoverResult:
 
 @dataclass(frozen=True)
 class NodeVerdict:
-    """Verification result for one node."""
+    """What one verifier says about one node.
+
+    ``ok`` is True (the node passed this check), False (it failed) or None
+    (this verifier should have been able to tell but could not, e.g. its command
+    timed out). A verifier with nothing to say about a node returns no verdict
+    for it. ``verifier`` names the check (``database``, ``node``...); the core
+    fills in the plugin's name when it is empty.
+    """
 
     node: str
-    ok: bool
+    ok: bool | None
     servicenode: str = ""
     xcatmaster: str = ""
     detail: str = ""
+    verifier: str = ""

@@ -30,6 +30,9 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.snmove",
     "sntakeover.builtin.parallel",
     "sntakeover.builtin.verify",
+    "sntakeover.builtin.verify_node",
+    "sntakeover.builtin.verify_reach",
+    "sntakeover.builtin.verify_report",
     "sntakeover.builtin.notify_log",
     # adapters, one per monitoring source (sntakeover_adapt)
     "sntakeover.adapters.alertmanager",
@@ -96,8 +99,38 @@ class Hooks:
     ) -> TakeoverResult | None:
         return self.pm.hook.sntakeover_takeover(strategy=strategy, incident=incident, plan=plan, ctx=ctx, dry_run=dry_run)
 
-    def verify(self, incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
-        return self.pm.hook.sntakeover_verify(incident=incident, plan=plan, ctx=ctx)
+    # collecting hook: every verifier, each isolated
+    def verify(self, incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]) -> list[NodeVerdict]:
+        """Every verifier's verdicts, each named (``NodeVerdict.verifier``).
+
+        A verifier that raises :class:`~sntakeover.errors.Retry` or crashes gives
+        ``ok=None`` ("could not tell") for every planned node, so those nodes are
+        not verified this round; :class:`~sntakeover.errors.Skip` gives nothing;
+        :class:`~sntakeover.errors.Abort` propagates (the incident fails).
+        """
+        from dataclasses import replace
+
+        from .errors import Abort, Retry
+        from .model import NodeVerdict
+
+        args = {"incident": incident, "plan": plan, "ctx": ctx, "takeover_errors": dict(takeover_errors)}
+        out: list[NodeVerdict] = []
+        for impl in reversed(self.pm.hook.sntakeover_verify.get_hookimpls()):
+            name = getattr(impl.plugin, "VERIFIER", None) or impl.plugin_name
+            try:
+                res = impl.function(**{k: v for k, v in args.items() if k in impl.argnames})
+            except Abort:
+                raise
+            except Skip:
+                continue
+            except Retry as exc:
+                res = [NodeVerdict(n, None, detail=f"transient: {exc}") for n in plan.nodes]
+            except Exception as exc:  # noqa: BLE001 - a crashing verifier is "could not tell"
+                log.exception("verifier %s failed", impl.plugin_name)
+                res = [NodeVerdict(n, None, detail=f"error: {type(exc).__name__}: {exc}") for n in plan.nodes]
+            for v in res or ():
+                out.append(v if v.verifier else replace(v, verifier=name))
+        return out
 
     # collecting hook: configuration schemas
     def options_schemas(self) -> dict[str, tuple[str, dict[str, Any]]]:
