@@ -71,8 +71,35 @@ class Event:
 
 
 @dataclass(frozen=True)
+class NodeProgress:
+    """Where an incident's nodes stand, from its per-node rows (what notifiers report).
+
+    :ivar moved: verified on their backup.
+    :ivar failed: verification failed (the node list says why).
+    :ivar pending: planned and not verified yet (moving, or the takeover reported an error).
+    :ivar skipped: left out by the plan (no backup, backup down too...).
+    """
+
+    moved: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    @classmethod
+    def from_statuses(cls, statuses: dict[str, str]) -> NodeProgress:
+        """From node -> status of the store's ``nodes`` rows."""
+        def pick(*wanted: str) -> tuple[str, ...]:
+            return tuple(n for n, s in statuses.items() if s in wanted)
+
+        return cls(pick("verified"), pick("failed"), pick("planned", "node-error"), pick("skipped"))
+
+
+@dataclass(frozen=True)
 class Incident:
-    """A read-only view of an incident handed to plugins."""
+    """A read-only view of an incident handed to plugins.
+
+    ``progress`` is a :class:`NodeProgress` as of when the view was made.
+    """
 
     id: int
     servicenode: str
@@ -81,6 +108,7 @@ class Incident:
     reason: str = ""
     nodes: tuple[str, ...] = ()  # restriction from the event(s); empty = every node of the SN
     requested: bool = False  # opened by takeover.request (skips confirmation)
+    progress: NodeProgress = field(default_factory=NodeProgress)
 
 
 @dataclass(frozen=True)

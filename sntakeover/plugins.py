@@ -34,6 +34,10 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.verify_reach",
     "sntakeover.builtin.verify_report",
     "sntakeover.builtin.notify_log",
+    "sntakeover.builtin.notify_syslog",
+    "sntakeover.builtin.notify_email",
+    "sntakeover.builtin.notify_webhook",
+    "sntakeover.builtin.notify_exec",
     # adapters, one per monitoring source (sntakeover_adapt)
     "sntakeover.adapters.alertmanager",
     "sntakeover.adapters.nagios",

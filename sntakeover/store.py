@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from .errors import StoreError
-from .model import Event, Incident, NodeVerdict, State
+from .model import Event, Incident, NodeProgress, NodeVerdict, State
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +310,7 @@ class Store:
             reason=row["reason"],
             nodes=tuple(json.loads(row["nodes"])),
             requested=bool(row["requested"]),
+            progress=NodeProgress.from_statuses({r["node"]: r["status"] for r in self.node_rows(row["id"])}),
         )
 
     def unfinished(self) -> list[sqlite3.Row]:

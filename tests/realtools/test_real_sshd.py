@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from realtools_support import wait_for  # noqa: E402
-from sshd_support import Sshd, fingerprint, key_line, keygen, processes_with  # noqa: E402
+from sshd_support import Sshd, fingerprint, key_line, keygen  # noqa: E402
+from support import processes_with  # noqa: E402
 
 from sntakeover.runner import LocalRunner
 
