@@ -96,6 +96,7 @@ class Daemon:
             "open_incidents": [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"]} for r in open_rows],
             "working_on": self.engine.busy(),
             "plugins": plugin_names(self.pm),
+            "plugin_failures": dict(getattr(self.pm, "failures", {})),
             **self.store.counts(),
         }
 

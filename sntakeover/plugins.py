@@ -6,15 +6,14 @@ fresh one each time (tests build their own with ``load_entrypoints=False``).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
 import pluggy
 
-from . import PROJECT, hookspecs
 from .errors import Skip
+from .pluginload import PluginManager, load_plugins
 
 if TYPE_CHECKING:
     from .context import Context
@@ -48,28 +47,23 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.adapters.xcatmon",
 )
 
-ENTRYPOINT_GROUP = PROJECT
-
 
 def get_plugin_manager(
     *, load_entrypoints: bool = True, blocked: Iterable[str] = (), builtins: Iterable[str] | None = None
-) -> pluggy.PluginManager:
+) -> PluginManager:
     """Build a plugin manager with the specs, the built-ins and (optionally) entry points.
+
+    Each plugin is loaded on its own (:mod:`sntakeover.pluginload`): one that
+    fails to import or to register is left out and listed in ``pm.failures``.
 
     :param load_entrypoints: also load third-party plugins from the ``sntakeover``
         entry-point group.
     :param blocked: plugin names (module names or entry-point names) not to register.
+    :param builtins: module names instead of :data:`BUILTIN_PLUGINS` (tests).
+    :raises PluginLoadError: a required built-in plugin failed to load.
     """
-    pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(hookspecs)
-    for name in blocked:
-        pm.set_blocked(name)
-    for modname in BUILTIN_PLUGINS if builtins is None else builtins:
-        if pm.is_blocked(modname):
-            continue
-        pm.register(importlib.import_module(modname), name=modname)
-    if load_entrypoints:
-        pm.load_setuptools_entrypoints(ENTRYPOINT_GROUP)
+    pm = load_plugins(BUILTIN_PLUGINS if builtins is None else builtins, load_entrypoints=load_entrypoints,
+                      blocked=blocked)
     pm.check_pending()
     if os.environ.get("SNTAKEOVER_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda msg: log.debug("plugin trace: %s", msg.rstrip()))
