@@ -141,6 +141,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  open incident {inc['id']}: {inc['servicenode']} {inc['state']}")
     if not st.get("open_incidents"):
         print("  no open incident")
+    for name, why in sorted(st.get("plugin_failures", {}).items()):
+        print(f"  plugin {name} not loaded: {why}")
     c = reply.get("counters", {})
     print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items())))
     return EXIT_OK
