@@ -150,6 +150,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']}: {inc.get('why', '')}")
     if not st.get("open_incidents"):
         print("  no open incident")
+    for name, why in sorted(st.get("plugin_failures", {}).items()):
+        print(f"  plugin {name} not loaded: {why}")
     c = reply.get("counters", {})
     print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items())))
     return EXIT_OK
@@ -217,6 +219,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     validators = load_validators()
     pm = get_plugin_manager(load_entrypoints=cfg.get("daemon", "load_entrypoints"),
                             blocked=cfg.get("daemon", "plugins_blocked"))
+    for name, why in sorted(pm.failures.items()):
+        print(f"warning: plugin {name} is not loaded: {why}", file=sys.stderr)
     for warning in check_options(cfg, Hooks(pm).options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
     print(f"configuration {cfg.source}: OK")
@@ -225,6 +229,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  schemas  {', '.join(sorted(validators.names()))}")
     print(f"  plugins  {', '.join(plugin_names(pm))}")
     return EXIT_OK
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from .plugincli import cmd_plugins as run
+
+    return run(args)
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
@@ -296,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("check-config", help="validate the configuration, schemas and plugins without starting")
     common(sp)
     sp.set_defaults(func=cmd_check_config)
+
+    sp = sub.add_parser("plugins", help="list the plugins the daemon loads and the hooks each implements")
+    common(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_plugins)
 
     sp = sub.add_parser("demo", help="run a takeover on a simulated 64-node cluster and print the result")
     sp.add_argument("--nodes", type=int, default=64)

@@ -88,7 +88,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .cli import _config
     from .confirm import tally
     from .context import Context
-    from .daemon import make_runner
+    from .runner import make_runner
     from .model import Incident, State
     from .plugins import Hooks, get_plugin_manager
     from .xcatdb import nodes_served_by

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +33,23 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "load_entrypoints": (True, "Load third-party plugins from the 'sntakeover' entry-point group."),
     },
     "xcat": {
-        "runner": ("local", "'local': run xCAT commands with subprocess on this host (the MN)."),
+        "runner": ("local", "'local': run xCAT commands with subprocess on this host (the MN); 'ssh': on the MN named in [ssh]."),
         "path": ([], "Directories put in front of PATH for xCAT commands (e.g. /opt/xcat/bin)."),
         "command_timeout": (600.0, "Seconds before any one xCAT command is killed."),
         "output_cap": (16 * 1024 * 1024, "Bytes of stdout/stderr kept per command."),
+    },
+    "ssh": {
+        "host": ("", "The MN that runs the xCAT commands when xcat.runner = 'ssh'."),
+        "port": (22, "sshd port on the MN."),
+        "user": ("root", "User to log in as (snmove must run as root on the MN)."),
+        "key_file": ("", "Private key file offered to the MN; no agent, no other key is tried."),
+        "known_hosts": ("", "The only known_hosts file the MN's host key is checked against; an unknown or changed key is refused."),
+        "connect_timeout": (10.0, "Seconds for the TCP connect."),
+        "banner_timeout": (10.0, "Seconds to wait for the SSH banner."),
+        "auth_timeout": (10.0, "Seconds for the authentication."),
+        "channel_timeout": (10.0, "Seconds to open a channel for one command."),
+        "keepalive": (30.0, "Seconds between keepalive packets on the one reused connection."),
+        "max_sessions": (8, "Commands run at once over that connection (1-8; OpenSSH allows 10 per connection)."),
     },
     "events": {
         "max_age": (900.0, "Seconds: an event whose own time is older than this when it arrives is recorded and never acted on by itself."),
@@ -97,6 +111,9 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "interval": (2.0, "Seconds between verification reads."),
         "node_check": (True, "Also read the server file on every node through xdsh (the node really uses the backup)."),
         "xcatinfo_path": ("/etc/xcatinfo", "File on the node that names its server (XCATSERVER=...)."),
+        "reachability": (True, "Also run nodestat on the moved nodes (through their new SN); noping fails a node."),
+        "report": (False, "Also run updatenode <nodes> -P <report_script> and check the server each node reports."),
+        "report_script": ("sntakeover-report", "The postscript for verify.report (hooks/xcat/sntakeover-report)."),
     },
     "adapters": {},
     "plugins": {},
@@ -216,8 +233,7 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         raise ConfigError(f"{source}: daemon.endpoint must start with ipc:// or tcp://, got {ep!r}")
     if data["daemon"]["workers"] < 1:
         raise ConfigError(f"{source}: daemon.workers must be at least 1")
-    if data["xcat"]["runner"] != "local":
-        raise ConfigError(f"{source}: xcat.runner must be 'local' (the daemon runs on the MN)")
+    _validate_remote(data, source)
     if data["fence"]["policy"] not in ("require", "best-effort", "off"):
         raise ConfigError(f"{source}: fence.policy must be 'require', 'best-effort' or 'off'")
     if not data["fence"]["method"]:
@@ -231,6 +247,30 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
     for sn, cap in data["backup"]["capacity_per_sn"].items():
         if not isinstance(cap, int):
             raise ConfigError(f"{source}: backup.capacity_per_sn.{sn}: expected an integer, got {cap!r}")
+
+
+def _validate_remote(data: dict[str, dict[str, Any]], source: str) -> None:
+    """The runner choice, and the paths that end up in a (remote) shell command line."""
+    runner = data["xcat"]["runner"]
+    if runner not in ("local", "ssh"):
+        raise ConfigError(f"{source}: xcat.runner must be 'local' or 'ssh', got {runner!r}")
+    for d in data["xcat"]["path"]:
+        if not d.startswith("/") or any(c in d for c in ":\n\0"):
+            raise ConfigError(f"{source}: xcat.path: {d!r} must be an absolute directory without ':' or newlines")
+    p = data["verify"]["xcatinfo_path"]
+    if not p.startswith("/") or any(c in p for c in "\n\0"):
+        raise ConfigError(f"{source}: verify.xcatinfo_path must be an absolute path without newlines, got {p!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", data["verify"]["report_script"]):
+        raise ConfigError(f"{source}: verify.report_script must be a postscript name, got {data['verify']['report_script']!r}")
+    ssh = data["ssh"]
+    if not 1 <= ssh["max_sessions"] <= 8:
+        raise ConfigError(f"{source}: ssh.max_sessions must be 1 to 8")
+    if not 1 <= ssh["port"] <= 65535:
+        raise ConfigError(f"{source}: ssh.port must be 1 to 65535")
+    if runner == "ssh":
+        missing = [k for k in ("host", "user", "key_file", "known_hosts") if not ssh[k]]
+        if missing:
+            raise ConfigError(f"{source}: xcat.runner = 'ssh' needs " + ", ".join(f"ssh.{k}" for k in missing))
 
 
 def check_options(config: Config, schemas: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:

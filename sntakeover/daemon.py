@@ -28,7 +28,7 @@ from .engine import Engine
 from .errors import AlreadyRunning, SntakeoverError
 from .intake import Intake
 from .plugins import Hooks, get_plugin_manager, plugin_names
-from .runner import LocalRunner, Runner
+from .runner import Runner, make_runner
 from .store import Store
 from .validation import load_validators
 
@@ -36,11 +36,6 @@ log = logging.getLogger(__name__)
 
 POLL_MS = 500
 MAX_MESSAGE = 8 * 1024 * 1024
-
-
-def make_runner(config: Config) -> Runner:
-    x = config["xcat"]
-    return LocalRunner(timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"])
 
 
 class Lock:
@@ -111,6 +106,7 @@ class Daemon:
                                 "why": explain(r)} for r in open_rows],
             "working_on": self.engine.busy(),
             "plugins": plugin_names(self.pm),
+            "plugin_failures": dict(getattr(self.pm, "failures", {})),
             **self.store.counts(),
         }
 
@@ -155,6 +151,7 @@ class Daemon:
             log.info("stopped")
             return 0
         finally:
+            self.runner.close()
             if self.store is not None:
                 self.store.close()
             for lock in self.locks:

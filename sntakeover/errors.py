@@ -11,11 +11,11 @@ Plugins signal outcomes by raising one of the :class:`PluginError` subclasses:
 * :class:`Abort` -- stop the incident now. It becomes ``failed`` with the
   reason; nothing more is done to any node.
 
-Any other exception from a *decision* hook (plan, fence, takeover, verify) is a
-bug in the plugin: the incident is marked ``failed`` with the traceback logged,
-and the daemon goes on with the other incidents. Exceptions from
-*notification* hooks are logged per plugin and never stop the other notifiers
-or the incident.
+Any other exception from a *decision* hook (plan, fence, takeover) is a bug in
+the plugin: the incident is marked ``failed`` with the traceback logged, and the
+daemon goes on with the other incidents. In a *collecting* hook (probe, verify)
+it makes that plugin's answer "cannot tell". Exceptions from *notification*
+hooks are logged per plugin and never stop the other notifiers or the incident.
 """
 
 from __future__ import annotations

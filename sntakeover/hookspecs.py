@@ -1,19 +1,26 @@
 """Hook specifications: what a plugin can implement.
 
 Every hook is called with keyword arguments; an implementation may accept any
-subset of them. The calling convention is written in each docstring:
+subset of them (so a hook can gain arguments without breaking plugins). Each
+docstring starts with the hook's calling convention:
 
-* *decision* hooks are ``firstresult``: the first plugin that returns something
-  other than ``None`` decides, later ones are not called. A plugin that does not
-  handle the case returns ``None``. Exceptions follow :mod:`sntakeover.errors`.
-* *collecting* hooks (``sntakeover_probe``) call every plugin; each plugin is
-  isolated, so one crashing probe is recorded as "cannot tell".
-* *notification* hooks (``sntakeover_notify``) call every plugin, each isolated:
-  one failing notifier never stops the others or the incident.
+* **Decision hook** (``firstresult``): plugins are asked in turn (``tryfirst``
+  ones first, built-ins are ``trylast`` where a plugin may override them) and
+  the first one that returns something other than ``None`` decides; later ones
+  are not called. A plugin that does not handle the case returns ``None``.
+  Exceptions follow :mod:`sntakeover.errors` (``Retry``, ``Skip``, ``Abort``;
+  anything else fails the incident). ``wrapper=True`` implementations work.
+* **Collecting hook**: every plugin is called, each on its own; the core
+  gathers the results. One that raises does not stop the others (what its
+  failure means is said per hook). ``wrapper=True`` is refused at registration.
+* **Notification hook**: every plugin is called, each on its own; the return
+  value is ignored and an exception is logged and noted on the incident, never
+  stopping the other plugins or the incident. ``wrapper=True`` is refused.
 
-``ctx`` is a :class:`sntakeover.context.Context`: the configuration, the runner
-for xCAT commands on the MN, and ``ctx.note(text)`` to add a line to the
-incident's timeline.
+``ctx`` is a :class:`sntakeover.context.Context`: the configuration
+(``ctx.config``), the runner for xCAT commands on the MN (``ctx.xcat(*argv)``,
+``ctx.runner``), ``ctx.note(text)`` to add a line to the incident's timeline and
+``ctx.scratch`` for facts shared within one step.
 """
 
 from __future__ import annotations
@@ -38,14 +45,17 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 def sntakeover_options_schema() -> dict[str, dict[str, Any]] | None:
     """Collecting hook: JSON Schemas of the configuration tables a plugin reads.
 
-    Every plugin is called. A plugin returns a dict that maps the dotted path
-    of each table it owns (``"adapters.xcatmon"``, ``"plugins.smtp"``) to a
-    JSON Schema (draft 2020-12) for that table, or ``None``. The daemon and
-    ``sntakeover check-config`` validate each table of the configuration file
-    against its schema before anything starts, so a wrong option is refused
-    with its path (``adapters.xcatmon.bucket: 'fifteen' is not of type
-    'integer'``) instead of failing every request later. Two plugins claiming
-    the same table is a configuration error.
+    Called when the daemon starts and by ``sntakeover check-config``, before
+    anything else runs. The daemon and ``check-config`` validate each
+    ``[adapters.X]`` / ``[plugins.X]`` table of the configuration file against
+    its schema, so a wrong option is refused with its path
+    (``adapters.xcatmon.bucket: 'fifteen' is not of type 'integer'``) instead
+    of failing every request later. Two plugins claiming the same table, or a
+    result that is not a dict of schemas, is a configuration error.
+
+    :returns: a dict that maps the dotted path of each table the plugin owns
+        (``"adapters.xcatmon"``, ``"plugins.email"``) to a JSON Schema (draft
+        2020-12) for that table, or ``None`` for no table.
     """
 
 
@@ -54,27 +64,34 @@ def sntakeover_options_schema() -> dict[str, dict[str, Any]] | None:
 
 @hookspec(firstresult=True)
 def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Turn a monitoring tool's own payload into normalised events.
+    """Decision hook: turn a monitoring tool's own payload into normalised events.
 
     Called for ``op: raw`` requests (the Alertmanager bridge, the Nagios, Icinga 2,
-    Zabbix and monit hooks, ``regnotif``). The adapter for ``source`` returns a
-    list of event dicts (possibly empty, for a payload that is recorded but means
-    nothing, such as a reminder); adapters for other sources return ``None``.
-    Each returned dict is validated against ``event.v1`` afterwards.
+    Zabbix and monit hooks, ``regnotif``), in the intake thread, before the
+    reply: keep it fast and free of I/O.
 
     :param source: the source name, e.g. ``"alertmanager"``.
     :param payload: the decoded payload, already validated against the source's
         own schema in ``schemas/`` when there is one.
     :param options: the ``[adapters.<source>]`` configuration table.
-    :raises sntakeover.errors.EventRejected: the payload is malformed.
+    :returns: for the adapter of ``source``, a list of event dicts (possibly
+        empty, for a payload that is recorded but means nothing, such as a
+        reminder), each validated against ``event.v1`` afterwards; ``None`` from
+        adapters of other sources.
+    :raises sntakeover.errors.EventRejected: the payload is malformed (the
+        request is refused with that JSON path).
     """
 
 
 @hookspec
 def sntakeover_event_recorded(event: Event, incident_id: int | None) -> None:
-    """Notification: an event was stored (after the acknowledgement was sent).
+    """Notification hook: an event was stored (after the acknowledgement was sent).
 
-    Every plugin is called, isolated from the others.
+    Called in the intake thread for every accepted, non-duplicate event.
+
+    :param event: the stored :class:`~sntakeover.model.Event`.
+    :param incident_id: the incident it was applied to, or ``None`` when it is
+        not applied yet (the engine applies stored events right after).
     """
 
 
@@ -82,7 +99,9 @@ def sntakeover_event_recorded(event: Event, incident_id: int | None) -> None:
 
 
 @hookspec
-def sntakeover_probe(servicenode: str, role: str, incident: Incident, ctx: Context) -> ProbeResult | None:
+def sntakeover_probe(
+    servicenode: str, role: str, incident: Incident, ctx: Context
+) -> ProbeResult | list[ProbeResult] | None:
     """Collecting hook: one independent look at one service node.
 
     Every probe plugin is called for every probe round, each isolated: a probe
@@ -96,7 +115,8 @@ def sntakeover_probe(servicenode: str, role: str, incident: Incident, ctx: Conte
     :param ctx: configuration, runner and timeline notes.
     :returns: one :class:`~sntakeover.model.ProbeResult` with ``down`` True
         (evidence of down), False (evidence of up) or None (cannot tell: the
-        probe could not run, timed out, was refused); or ``None`` when the probe
+        probe could not run, timed out, was refused); a list of them for a
+        plugin that makes several independent looks; or ``None`` when the probe
         does not apply (disabled, or not meant for this ``role``).
     :raises sntakeover.errors.Skip: same as returning ``None``.
     :raises sntakeover.errors.Retry: a transient problem; recorded as "cannot tell".
@@ -146,25 +166,64 @@ def sntakeover_fence(incident: Incident, plan: Plan, ctx: Context) -> FenceResul
 def sntakeover_takeover(
     strategy: str, incident: Incident, plan: Plan, ctx: Context, dry_run: bool
 ) -> TakeoverResult | None:
-    """Move the planned nodes to their backups with the named strategy.
+    """Decision hook: move the planned nodes to their backups with the named strategy.
 
-    Implementations return ``None`` for a ``strategy`` that is not theirs. With
-    ``dry_run`` they change nothing and return the exact commands they would run
-    in ``TakeoverResult.commands``.
     Success is not decided here: :func:`sntakeover_verify` reads the database
-    afterwards.
+    and the nodes afterwards.
+
+    :param strategy: ``takeover.strategy`` (``snmove``, ``parallel``, or a plugin's own).
+    :param incident: the incident.
+    :param plan: the nodes still to move (already moved ones are left out).
+    :param ctx: the incident's context.
+    :param dry_run: change nothing; return the exact commands that would run
+        in ``TakeoverResult.commands``.
+    :returns: a :class:`~sntakeover.model.TakeoverResult` (commands, exit code,
+        per-node errors), or ``None`` for a ``strategy`` that is not this plugin's.
     """
 
 
-@hookspec(firstresult=True)
-def sntakeover_verify(incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
-    """Check every planned node and return one verdict per node."""
+@hookspec
+def sntakeover_verify(
+    incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]
+) -> list[NodeVerdict] | None:
+    """Collecting hook: did each planned node really move?
+
+    Every verifier is called, each on its own, once per verification round
+    (``verify.retries`` more rounds while a node is not verified). The core
+    stores every verdict per node and verifier, and a node is verified when at
+    least one verifier passed it and none failed it or could not tell.
+    :class:`~sntakeover.errors.Retry` or any other exception gives ``ok=None``
+    ("could not tell") for every planned node from this verifier;
+    :class:`~sntakeover.errors.Skip` gives nothing; :class:`~sntakeover.errors.Abort`
+    fails the incident.
+
+    :param incident: the incident, in state ``verifying``.
+    :param plan: the stored plan: every node that was to move.
+    :param ctx: the incident's context; ``ctx.scratch`` is emptied before each round.
+    :param takeover_errors: node -> the error text the takeover (snmove)
+        printed for it; a node that is not in it had no error reported.
+    :returns: a list of :class:`~sntakeover.model.NodeVerdict` (``ok`` True,
+        False or None; ``verifier`` names the check, the plugin's ``VERIFIER``
+        attribute or name when empty) for the nodes this verifier can judge, or
+        ``None`` when it is turned off.
+    """
 
 
 @hookspec
 def sntakeover_notify(incident: Incident, transition: dict[str, Any], ctx: Context) -> None:
-    """Notification: the incident changed state.
+    """Notification hook: the incident changed state.
 
-    ``transition`` has ``from``, ``to``, ``reason`` and ``time``. Every plugin is
-    called, isolated from the others; the return value is ignored.
+    Called after the change is committed, for every change (a notifier filters
+    what it sends itself). Build what you send from the arguments only (see
+    :func:`sntakeover.notifytext.message`), never by opening the store, and
+    bound your own time (a timeout per notifier).
+
+    :param incident: the incident after the change; ``incident.progress``
+        (:class:`~sntakeover.model.NodeProgress`) lists the nodes moved (verified),
+        failed, still pending and skipped.
+    :param transition: ``from`` (the previous state, ``None`` for an incident
+        that was created in its final state), ``to``, ``reason`` and ``time``
+        (RFC 3339).
+    :param ctx: the incident's context (``ctx.config["plugins"]`` holds the
+        notifiers' tables).
     """

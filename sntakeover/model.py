@@ -87,8 +87,35 @@ class Event:
 
 
 @dataclass(frozen=True)
+class NodeProgress:
+    """Where an incident's nodes stand, from its per-node rows (what notifiers report).
+
+    :ivar moved: verified on their backup.
+    :ivar failed: verification failed (the node list says why).
+    :ivar pending: planned and not verified yet (moving, or the takeover reported an error).
+    :ivar skipped: left out by the plan (no backup, backup down too...).
+    """
+
+    moved: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+
+    @classmethod
+    def from_statuses(cls, statuses: dict[str, str]) -> NodeProgress:
+        """From node -> status of the store's ``nodes`` rows."""
+        def pick(*wanted: str) -> tuple[str, ...]:
+            return tuple(n for n, s in statuses.items() if s in wanted)
+
+        return cls(pick("verified"), pick("failed"), pick("planned", "node-error"), pick("skipped"))
+
+
+@dataclass(frozen=True)
 class Incident:
-    """A read-only view of an incident handed to plugins."""
+    """A read-only view of an incident handed to plugins.
+
+    ``progress`` is a :class:`NodeProgress` as of when the view was made.
+    """
 
     id: int
     servicenode: str
@@ -98,6 +125,7 @@ class Incident:
     nodes: tuple[str, ...] = ()  # restriction from the event(s); empty = every node of the SN
     requested: bool = False  # opened by takeover.request (skips confirmation)
     committed: bool = False  # fencing or moving has begun: the takeover completes, sn.up only noted
+    progress: NodeProgress = field(default_factory=NodeProgress)
 
 
 @dataclass(frozen=True)
@@ -184,10 +212,18 @@ class TakeoverResult:
 
 @dataclass(frozen=True)
 class NodeVerdict:
-    """Verification result for one node."""
+    """What one verifier says about one node.
+
+    ``ok`` is True (the node passed this check), False (it failed) or None
+    (this verifier should have been able to tell but could not, e.g. its command
+    timed out). A verifier with nothing to say about a node returns no verdict
+    for it. ``verifier`` names the check (``database``, ``node``...); the core
+    fills in the plugin's name when it is empty.
+    """
 
     node: str
-    ok: bool
+    ok: bool | None
     servicenode: str = ""
     xcatmaster: str = ""
     detail: str = ""
+    verifier: str = ""

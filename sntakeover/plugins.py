@@ -6,15 +6,14 @@ fresh one each time (tests build their own with ``load_entrypoints=False``).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 from typing import TYPE_CHECKING, Any, Iterable
 
 import pluggy
 
-from . import PROJECT, hookspecs
 from .errors import Skip
+from .pluginload import PluginManager, load_plugins
 
 if TYPE_CHECKING:
     from .context import Context
@@ -34,7 +33,14 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.snmove",
     "sntakeover.builtin.parallel",
     "sntakeover.builtin.verify",
+    "sntakeover.builtin.verify_node",
+    "sntakeover.builtin.verify_reach",
+    "sntakeover.builtin.verify_report",
     "sntakeover.builtin.notify_log",
+    "sntakeover.builtin.notify_syslog",
+    "sntakeover.builtin.notify_email",
+    "sntakeover.builtin.notify_webhook",
+    "sntakeover.builtin.notify_exec",
     # adapters, one per monitoring source (sntakeover_adapt)
     "sntakeover.adapters.alertmanager",
     "sntakeover.adapters.nagios",
@@ -45,33 +51,50 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.adapters.xcatmon",
 )
 
-ENTRYPOINT_GROUP = PROJECT
-
 
 def get_plugin_manager(
     *, load_entrypoints: bool = True, blocked: Iterable[str] = (), builtins: Iterable[str] | None = None
-) -> pluggy.PluginManager:
+) -> PluginManager:
     """Build a plugin manager with the specs, the built-ins and (optionally) entry points.
+
+    Each plugin is loaded on its own (:mod:`sntakeover.pluginload`): one that
+    fails to import or to register is left out and listed in ``pm.failures``.
 
     :param load_entrypoints: also load third-party plugins from the ``sntakeover``
         entry-point group.
     :param blocked: plugin names (module names or entry-point names) not to register.
+    :param builtins: module names instead of :data:`BUILTIN_PLUGINS` (tests).
+    :raises PluginLoadError: a required built-in plugin failed to load.
     """
-    pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(hookspecs)
-    for name in blocked:
-        pm.set_blocked(name)
-    for modname in BUILTIN_PLUGINS if builtins is None else builtins:
-        if pm.is_blocked(modname):
-            continue
-        pm.register(importlib.import_module(modname), name=modname)
-    if load_entrypoints:
-        pm.load_setuptools_entrypoints(ENTRYPOINT_GROUP)
+    pm = load_plugins(BUILTIN_PLUGINS if builtins is None else builtins, load_entrypoints=load_entrypoints,
+                      blocked=blocked)
     pm.check_pending()
     if os.environ.get("SNTAKEOVER_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda msg: log.debug("plugin trace: %s", msg.rstrip()))
         pm.enable_tracing()
     return pm
+
+
+def _contract(function: Any, plugin: str, hook: str) -> Any:
+    """Wrap one hookimpl of a decision hook: Skip -> None, other exceptions carry the plugin's name."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return function(*args)
+        except Skip as exc:
+            log.info("plugin %s skipped %s: %s", plugin, hook, exc)
+            return None
+        except Exception as exc:
+            if getattr(exc, "plugin", None) is None:
+                try:
+                    exc.plugin = plugin  # type: ignore[attr-defined]
+                except AttributeError:
+                    pass
+            raise
+
+    call._sntakeover_contract = True  # type: ignore[attr-defined]
+    call.__wrapped__ = function  # type: ignore[attr-defined]
+    return call
 
 
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:
@@ -102,32 +125,49 @@ class Hooks:
         return self._first(self.pm.hook.sntakeover_takeover, strategy=strategy, incident=incident, plan=plan,
                            ctx=ctx, dry_run=dry_run)
 
-    def verify(self, incident: Incident, plan: Plan, ctx: Context) -> list[NodeVerdict] | None:
-        return self._first(self.pm.hook.sntakeover_verify, incident=incident, plan=plan, ctx=ctx)
+    # collecting hook: every verifier, each isolated
+    def verify(self, incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]) -> list[NodeVerdict]:
+        """Every verifier's verdicts, each named (``NodeVerdict.verifier``).
+
+        A verifier that raises :class:`~sntakeover.errors.Retry` or crashes gives
+        ``ok=None`` ("could not tell") for every planned node, so those nodes are
+        not verified this round; :class:`~sntakeover.errors.Skip` gives nothing;
+        :class:`~sntakeover.errors.Abort` propagates (the incident fails).
+        """
+        from dataclasses import replace
+
+        from .errors import Abort, Retry
+        from .model import NodeVerdict
+
+        args = {"incident": incident, "plan": plan, "ctx": ctx, "takeover_errors": dict(takeover_errors)}
+        out: list[NodeVerdict] = []
+        for impl in reversed(self.pm.hook.sntakeover_verify.get_hookimpls()):
+            name = getattr(impl.plugin, "VERIFIER", None) or impl.plugin_name
+            try:
+                res = impl.function(**{k: v for k, v in args.items() if k in impl.argnames})
+            except Abort:
+                raise
+            except Skip:
+                continue
+            except Retry as exc:
+                res = [NodeVerdict(n, None, detail=f"transient: {exc}") for n in plan.nodes]
+            except Exception as exc:  # noqa: BLE001 - a crashing verifier is "could not tell"
+                log.exception("verifier %s failed", impl.plugin_name)
+                res = [NodeVerdict(n, None, detail=f"error: {type(exc).__name__}: {exc}") for n in plan.nodes]
+            for v in res or ():
+                out.append(v if v.verifier else replace(v, verifier=name))
+        return out
 
     @staticmethod
     def _first(caller: pluggy.HookCaller, **kwargs: Any) -> Any:
-        """firstresult with the exception contract: a plugin raising Skip is passed over.
-
-        Any other exception propagates with the plugin's name in ``exc.plugin``,
-        so the incident's timeline can say who stopped it.
-        """
-        for impl in reversed(caller.get_hookimpls()):
-            try:
-                res = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-            except Skip as exc:
-                log.info("plugin %s skipped %s: %s", impl.plugin_name, caller.name, exc)
-                continue
-            except Exception as exc:
-                if getattr(exc, "plugin", None) is None:
-                    try:
-                        exc.plugin = impl.plugin_name  # type: ignore[attr-defined]
-                    except AttributeError:
-                        pass
-                raise
-            if res is not None:
-                return res
-        return None
+        """firstresult through pluggy (so ``wrapper=True`` hookimpls run), with the exception contract:
+        a plugin raising Skip is passed over as if it had returned ``None``; any other
+        exception propagates with the plugin's name in ``exc.plugin``, so the incident's
+        timeline can say who stopped it."""
+        for impl in caller.get_hookimpls():
+            if not (impl.wrapper or impl.hookwrapper or getattr(impl.function, "_sntakeover_contract", False)):
+                impl.function = _contract(impl.function, impl.plugin_name, caller.name)
+        return caller(**kwargs)
 
     # collecting hook: configuration schemas
     def options_schemas(self) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -169,12 +209,11 @@ class Hooks:
             except Exception as exc:  # noqa: BLE001 - a crashing probe is "cannot tell"
                 log.exception("probe plugin %s failed", impl.plugin_name)
                 res = ProbeResult(impl.plugin_name, None, f"cannot tell: probe error {type(exc).__name__}: {exc}")
-            if res is None:
-                continue
-            if not isinstance(res, ProbeResult):
-                log.error("probe plugin %s returned %r, not a ProbeResult", impl.plugin_name, res)
-                res = ProbeResult(impl.plugin_name, None, "cannot tell: the probe returned something unusable")
-            results.append(res)
+            for one in (res if isinstance(res, list) else [res] if res is not None else []):
+                if not isinstance(one, ProbeResult):
+                    log.error("probe plugin %s returned %r, not a ProbeResult", impl.plugin_name, one)
+                    one = ProbeResult(impl.plugin_name, None, "cannot tell: the probe returned something unusable")
+                results.append(one)
         return results
 
     # notification hooks: every plugin, each isolated

@@ -32,6 +32,7 @@ def summary(store: Store, iid: int) -> dict[str, Any]:
         "sources": evidence.get("sources", {}),
         "timeline": [dict(r) for r in store.timeline(iid)],
         "nodes": [dict(r) for r in store.node_rows(iid)],
+        "verdicts": [dict(r) for r in store.verdicts_of(iid)],
         "events": [dict(r) for r in store.events_of(iid)],
         "commands": [
             {k: r[k] for k in ("seq", "started", "argv", "rc", "timed_out", "duration")} for r in store.commands_of(iid)

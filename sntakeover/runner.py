@@ -1,9 +1,17 @@
 """Running xCAT commands on the management node.
 
 Every command is an argv list -- never a shell string. A runner enforces a
-timeout and an output cap and returns a :class:`CommandResult`. The local
-runner uses :mod:`subprocess`; the SSH runner (``sshrunner``) runs the same
-argv on a remote MN, quoted with :func:`shlex.join`.
+timeout and an output cap and returns a :class:`CommandResult`; a command that
+cannot even be started is a result with a non-zero ``rc`` (127 local, 255 over
+SSH), never an exception. Two runners implement :class:`Runner`:
+
+* :class:`LocalRunner` (``xcat.runner = "local"``): :mod:`subprocess` on this
+  host, in its own process group, killed as a group on timeout.
+* :class:`sntakeover.sshrunner.SSHRunner` (``xcat.runner = "ssh"``): the same
+  argv on a remote MN over one reused paramiko transport, quoted with
+  :func:`shlex.join`; see that module.
+
+:func:`make_runner` builds the one the configuration asks for.
 """
 
 from __future__ import annotations
@@ -56,6 +64,22 @@ class Runner(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def make_runner(config) -> "Runner":
+    """The runner selected by ``xcat.runner`` (``[ssh]`` configures the remote one)."""
+    x = config["xcat"]
+    if x["runner"] == "ssh":
+        from .sshrunner import SSHRunner
+
+        s = config["ssh"]
+        return SSHRunner(
+            host=s["host"], port=s["port"], user=s["user"], key_file=s["key_file"], known_hosts=s["known_hosts"],
+            timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"],
+            connect_timeout=s["connect_timeout"], banner_timeout=s["banner_timeout"], auth_timeout=s["auth_timeout"],
+            channel_timeout=s["channel_timeout"], keepalive=s["keepalive"], max_sessions=s["max_sessions"],
+        )
+    return LocalRunner(timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"])
 
 
 def check_argv(argv: Sequence[str]) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from .clock import age, after, now, span
 from .confirm import load_rounds, monitor_votes, streak, tally
 from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
 from .model import Incident, Plan, State
+from .verdicts import combine
 from .xcatdb import live_servicenodes
 
 if TYPE_CHECKING:
@@ -327,22 +328,26 @@ class Steps:
         ctx = self.context(inc.id)
         plan = self.stored_plan(inc.id) or Plan(())
         rows = self.store.nodes_in(inc.id, "moved", "node-error")
-        ctx.scratch["node_errors"] = {r["node"]: r["detail"] for r in rows if r["status"] == "node-error"}
+        errors = {r["node"]: r["detail"] for r in rows if r["status"] == "node-error"}
         this_pass = plan.only(r["node"] for r in rows)
-        verdicts = []
         if this_pass.moves:
+            verdicts: list = []
+            outcome: dict[str, tuple[bool, str]] = {}
             for _ in range(self.config.get("verify", "retries") + 1):
-                verdicts = self.hooks.verify(inc, this_pass, ctx)
-                if verdicts is None or all(v.ok for v in verdicts):
+                ctx.scratch.clear()  # every round reads xCAT afresh
+                verdicts = self.hooks.verify(inc, this_pass, ctx, takeover_errors=errors)
+                outcome = combine(this_pass.nodes, verdicts)
+                if all(ok for ok, _ in outcome.values()):
                     break
                 if self._stop.wait(self.config.get("verify", "interval")):
                     return
-            if verdicts is None:
+            if not verdicts:
                 self.move(inc.id, State.VERIFYING, State.FAILED, "no plugin could verify the takeover")
                 return
-            self.store.set_node_status(inc.id, {v.node: ("verified" if v.ok else "failed", v.detail) for v in verdicts})
-            ok = sum(v.ok for v in verdicts)
-            self.store.note(inc.id, f"verified {ok} of {len(verdicts)} node(s) of this pass")
+            self.store.save_verdicts(inc.id, verdicts)
+            self.store.set_node_status(inc.id, {n: ("verified" if ok else "failed", d) for n, (ok, d) in outcome.items()})
+            ok = sum(ok for ok, _ in outcome.values())
+            self.store.note(inc.id, f"verified {ok} of {len(outcome)} node(s) of this pass")
         self.finish_or_go(inc)
 
     def finish_or_go(self: Engine, inc: Incident, *, dropped_by: str = "") -> None:

@@ -4,8 +4,9 @@ Tables: ``events`` (every accepted event, unique on its id, with a
 ``processed`` flag so an acknowledged event that was not yet applied is applied
 after a crash), ``raw`` (monitoring payloads as received), ``incidents`` (at most
 one open per service node, enforced by a partial unique index), ``timeline``
-(append-only transitions and notes), ``nodes`` (per-node plan and verdict) and
-``commands`` (every xCAT command run for an incident).
+(append-only transitions and notes), ``nodes`` (per-node plan and the combined
+verdict), ``verdicts`` (what each verifier said about each node: ``ok`` 1, 0 or
+NULL for "could not tell") and ``commands`` (every xCAT command run for an incident).
 
 Writes use ``synchronous=FULL``: when :meth:`Store.add_event` returns, the event
 is on disk, and only then is it acknowledged.
@@ -19,11 +20,11 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from .clock import now
 from .errors import StoreError
-from .model import Event, Incident, State
+from .model import Event, Incident, NodeProgress, NodeVerdict, State
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,15 @@ CREATE TABLE IF NOT EXISTS nodes (
     detail TEXT NOT NULL DEFAULT '',
     updated TEXT NOT NULL,
     PRIMARY KEY (incident_id, node)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    node TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    ok INTEGER,
+    detail TEXT NOT NULL DEFAULT '',
+    time TEXT NOT NULL,
+    PRIMARY KEY (incident_id, node, verifier)
 );
 CREATE TABLE IF NOT EXISTS commands (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -370,6 +380,20 @@ class Store:
             if r["node"] in wanted:
                 out[r["node"]] = (r["incident_id"], r["moved"])
         return out
+    def save_verdicts(self, iid: int, verdicts: Iterable[NodeVerdict]) -> None:
+        """Store each verifier's verdict per node (a later round replaces an earlier one)."""
+        t = now()
+        with self.tx() as db:
+            for v in verdicts:
+                db.execute(
+                    "INSERT INTO verdicts (incident_id, node, verifier, ok, detail, time) VALUES (?,?,?,?,?,?)"
+                    " ON CONFLICT(incident_id, node, verifier) DO UPDATE SET ok=excluded.ok, detail=excluded.detail,"
+                    " time=excluded.time",
+                    (iid, v.node, v.verifier, None if v.ok is None else int(v.ok), v.detail, t),
+                )
+
+    def verdicts_of(self, iid: int) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM verdicts WHERE incident_id = ? ORDER BY node, verifier", (iid,))
 
     def incident(self, iid: int) -> sqlite3.Row | None:
         rows = self.query("SELECT * FROM incidents WHERE id = ?", (iid,))
@@ -385,6 +409,7 @@ class Store:
             nodes=tuple(json.loads(row["nodes"])),
             requested=bool(row["requested"]),
             committed=bool(row["committed"]),
+            progress=NodeProgress.from_statuses({r["node"]: r["status"] for r in self.node_rows(row["id"])}),
         )
 
     def last_closed(self, db: sqlite3.Connection, servicenode: str) -> sqlite3.Row | None:

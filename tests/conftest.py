@@ -26,8 +26,8 @@ def sim(tmp_path: Path):
 def daemon(tmp_path: Path):
     made: list[DaemonProc] = []
 
-    def make(sim: Sim | None = None, extra: str = "", start: bool = True) -> DaemonProc:
-        d = DaemonProc(tmp_path if not made else tmp_path / f"d{len(made)}", sim, extra)
+    def make(sim: Sim | None = None, extra: str = "", start: bool = True, xcat: str = "") -> DaemonProc:
+        d = DaemonProc(tmp_path if not made else tmp_path / f"d{len(made)}", sim, extra, xcat)
         d.tmp.mkdir(parents=True, exist_ok=True)
         made.append(d)
         return d.start() if start else d

@@ -71,7 +71,7 @@ class Sim:
 class DaemonProc:
     """``sntakeover serve`` as a real child process with its own config and store."""
 
-    def __init__(self, tmp_path: Path, sim: Sim | None, extra: str = "") -> None:
+    def __init__(self, tmp_path: Path, sim: Sim | None, extra: str = "", xcat: str = "") -> None:
         self.rundir = Path(tempfile.mkdtemp(prefix="snt-"))  # short: ipc paths are limited to ~107 bytes
         self.tmp = tmp_path
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
@@ -87,7 +87,7 @@ log_level = "debug"
 [xcat]
 {path}
 command_timeout = 120.0
-{tail}{extra}
+{xcat}{tail}{extra}
 """)
         self.proc: subprocess.Popen | None = None
         self.logfile = tmp_path / "daemon.log"
@@ -310,3 +310,34 @@ exec {prog} "$@"
 """)
         target.chmod(0o755)
     return directory
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    ppid = int(f.read().rsplit(b") ", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose command line contains ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found

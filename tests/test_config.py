@@ -102,3 +102,23 @@ def test_plugin_options_are_checked_against_the_schema_the_plugin_declares():
         check_options(build({"plugins": {"pager": {"retires": 3}}}), schemas)
     warnings = check_options(build({"plugins": {"nobody": {"x": 1}}}), schemas)
     assert warnings and "[plugins.nobody] is not read by any loaded plugin" in warnings[0]
+
+
+def test_ssh_runner_needs_its_host_key_file_and_known_hosts():
+    with pytest.raises(ConfigError, match=r"needs ssh.host, ssh.key_file, ssh.known_hosts"):
+        build({"xcat": {"runner": "ssh"}})
+    with pytest.raises(ConfigError, match=r"xcat.runner must be 'local' or 'ssh', got 'rsh'"):
+        build({"xcat": {"runner": "rsh"}})
+    with pytest.raises(ConfigError, match=r"ssh.max_sessions must be 1 to 8"):
+        build({"ssh": {"max_sessions": 9}})
+    ok = build({"xcat": {"runner": "ssh"}, "ssh": {"host": "mn", "key_file": "/k", "known_hosts": "/kh"}})
+    assert ok.get("ssh", "user") == "root" and ok.get("ssh", "port") == 22
+
+
+def test_paths_that_reach_a_remote_shell_are_checked():
+    with pytest.raises(ConfigError, match=r"xcat.path: 'opt/xcat/bin' must be an absolute directory"):
+        build({"xcat": {"path": ["opt/xcat/bin"]}})
+    with pytest.raises(ConfigError, match=r"xcat.path: '/a:/b'"):
+        build({"xcat": {"path": ["/a:/b"]}})
+    with pytest.raises(ConfigError, match=r"verify.xcatinfo_path must be an absolute path"):
+        build({"verify": {"xcatinfo_path": "etc/xcatinfo"}})

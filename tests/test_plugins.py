@@ -21,8 +21,8 @@ def test_each_call_builds_a_fresh_manager():
 
 
 def test_blocked_builtin_is_not_registered():
-    pm = get_plugin_manager(load_entrypoints=False, blocked=["sntakeover.builtin.probes"])
-    assert "sntakeover.builtin.probes" not in set(plugin_names(pm))
+    pm = get_plugin_manager(load_entrypoints=False, blocked=["sntakeover.builtin.probe_xdsh"])
+    assert "sntakeover.builtin.probe_xdsh" not in set(plugin_names(pm))
 
 
 def test_one_failing_notifier_does_not_stop_the_others():

@@ -43,3 +43,26 @@ def test_path_prefix_finds_simulated_commands(tmp_path):
     (b / "nodels").chmod(0o755)
     res = LocalRunner(path_prefix=[str(b)]).run(["nodels"])
     assert res.stdout == "simulated\n"
+
+
+def test_remote_command_line_gives_each_argument_back_as_one_word():
+    import shlex
+
+    from sntakeover.sshrunner import remote_command
+
+    argv = ["nodels", "cn1;touch /tmp/x", "$(id)", "a b", "it's", ""]
+    line = remote_command(argv, ["/opt/xcat/bin", "/dir with space"])
+    *prefix, last = line.split("; ")
+    assert shlex.split(last) == ["exec", *argv]
+    assert "PATH=/opt/xcat/bin:'/dir with space':\"$PATH\"; export PATH" in line
+
+
+def test_make_runner_follows_the_configuration():
+    from sntakeover.config import build
+    from sntakeover.runner import make_runner
+    from sntakeover.sshrunner import SSHRunner
+
+    assert isinstance(make_runner(build({})), LocalRunner)
+    r = make_runner(build({"xcat": {"runner": "ssh", "path": ["/opt/xcat/bin"]},
+                           "ssh": {"host": "mn1", "key_file": "/k", "known_hosts": "/kh", "max_sessions": 4}}))
+    assert isinstance(r, SSHRunner) and r.host == "mn1" and r.path_prefix == ("/opt/xcat/bin",)

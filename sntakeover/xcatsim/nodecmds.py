@@ -138,8 +138,22 @@ def updatenode(ctx: Any, args: list[str]) -> None:
                 m["postscripts_run"].extend(run)
             for s in run:
                 ctx.data(f"{n}: Running postscript: {s}")
+                if s == "sntakeover-report":  # hooks/xcat/sntakeover-report's own line
+                    ctx.data(f"{n}: {_report_line(ctx, n, m)}")
                 ctx.data(f"{n}: Postscript: {s} exited with code 0")
             ctx.data(f"{n}: Running of postscripts has completed.")
+
+
+def _report_line(ctx: Any, n: str, m: dict[str, Any]) -> str:
+    """What hooks/xcat/sntakeover-report prints on node ``n`` (server from /etc/xcatinfo, MASTER = xcatmaster)."""
+    server = ""
+    for line in m["files"].get("/etc/xcatinfo", "").splitlines():
+        if line.strip().startswith("XCATSERVER"):
+            server = line.split("=", 1)[1].strip()
+    master = st.get_attr(ctx.state, n, "noderes", "xcatmaster") or "-"
+    src = "/etc/xcatinfo" if server else ("env" if master != "-" else "-")
+    return (f"sntakeover-report: v=1 node={n} server={server or (master if master != '-' else '-')} "
+            f"master={master} from={src} time={int(time.time())}")
 
 
 def makeconservercf(ctx: Any, args: list[str]) -> None:

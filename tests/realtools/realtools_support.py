@@ -24,7 +24,7 @@ def need(program: str) -> str:
     path = shutil.which(program) or next((p for p in (f"/usr/sbin/{program}", f"/usr/bin/{program}") if os.access(p, os.X_OK)), None)
     if path:
         return path
-    msg = f"{program} is not installed (apt-get install prometheus-alertmanager monit nagios4-core)"
+    msg = f"{program} is not installed (apt-get install prometheus-alertmanager monit nagios4-core openssh-server)"
     if os.environ.get("SNTAKEOVER_REQUIRE_REAL_TOOLS") == "1":
         pytest.fail(msg + " and SNTAKEOVER_REQUIRE_REAL_TOOLS=1", pytrace=False)
     pytest.skip(msg)
