@@ -145,7 +145,9 @@ class Hooks:
             name = getattr(impl.plugin, "VERIFIER", None) or impl.plugin_name
             try:
                 res = impl.function(**{k: v for k, v in args.items() if k in impl.argnames})
-            except Abort:
+            except Abort as exc:
+                if getattr(exc, "plugin", None) is None:
+                    exc.plugin = impl.plugin_name  # type: ignore[attr-defined]
                 raise
             except Skip:
                 continue
