@@ -205,16 +205,21 @@ class _Applier:
                 return self.done("recorded on the closed incident (no automatic failback)", last["id"])
             return self.done("recorded: no open incident (no automatic failback)", None)
         iid = self.open["id"]
+        first = self._first_from_source(iid)
         if self.open["committed"]:
+            if not first:
+                return self.done("counted: the takeover is committed", iid)
             text = (f"{self.text}: {self.event.servicenode} is back, but the takeover is committed (it began "
                     f"{self.open['committed']}); it completes, and nothing is moved back automatically")
             self.note(iid, text)
             return self.done(ATTENTION + text, iid)
-        self.store.update_json(iid, "evidence", lambda e: {**e, "reprobe": [*e.get("reprobe", []), source_key(self.event)]},
-                               db=self.db)
+        src = source_key(self.event)
+        self.store.update_json(iid, "evidence", lambda e: {
+            **e, "reprobe": e.get("reprobe", []) + ([src] if src not in e.get("reprobe", []) else [])}, db=self.db)
         self.store.set_wake(iid, None, db=self.db)
-        self.note(iid, f"{self.text}: a vote for 'up', not a command; probing {self.event.servicenode} again "
-                       "before deciding")
+        if first:
+            self.note(iid, f"{self.text}: a vote for 'up', not a command; probing {self.event.servicenode} again "
+                           "before deciding")
         return self.done("re-probe requested", iid)
 
     def cancel(self) -> int | None:
