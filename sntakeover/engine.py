@@ -49,17 +49,23 @@ class RecordingRunner:
         self.store = store
         self.incident_id = incident_id
 
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None, on_start=None) -> CommandResult:
-        seq = self.store.command_started(self.incident_id, list(argv))
+    def run(self, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None, on_start=None,
+            tag: str | None = None) -> CommandResult:
+        # the intent (and the tag the process will carry) is on disk before the process exists
+        seq, tag = self.store.command_started(self.incident_id, list(argv))
 
         def started(pid: int) -> None:
-            self.store.command_pid(seq, pid)
+            if pid:
+                self.store.command_pid(seq, pid)
             if on_start is not None:
                 on_start(pid)
 
-        res = self.inner.run(argv, timeout=timeout, stdin=stdin, on_start=started)
+        res = self.inner.run(argv, timeout=timeout, stdin=stdin, on_start=started, tag=tag)
         self.store.command_finished(seq, res.rc, res.timed_out, res.duration, res.stdout, res.stderr)
         return res
+
+    def running(self, tag: str) -> list[int] | None:
+        return self.inner.running(tag)
 
     def close(self) -> None:
         pass

@@ -59,11 +59,49 @@ class Runner(Protocol):
         timeout: float | None = None,
         stdin: str | None = None,
         on_start: Callable[[int], None] | None = None,
+        tag: str | None = None,
     ) -> CommandResult:
-        """Run ``argv``; ``on_start(pid)`` is called once the process exists (0 if remote)."""
+        """Run ``argv``; ``on_start(pid)`` is called once the process exists (0 if remote).
+
+        ``tag`` is put in the command's environment as ``SNTAKEOVER_COMMAND``,
+        where :meth:`running` finds it again (after a daemon restart).
+        """
+        ...
+
+    def running(self, tag: str) -> list[int] | None:
+        """Pids of processes still running with ``tag``; ``None`` when that cannot be told."""
         ...
 
     def close(self) -> None: ...
+
+
+TAG_VAR = "SNTAKEOVER_COMMAND"
+
+
+def check_tag(tag: str) -> str:
+    if not tag or not all(c.isalnum() or c in "-_." for c in tag):
+        raise ValueError(f"invalid command tag {tag!r}")
+    return tag
+
+
+def tagged_pids(tag: str, proc: str = "/proc") -> list[int]:
+    """Local processes whose environment holds ``SNTAKEOVER_COMMAND=<tag>`` (zombies excluded)."""
+    want = f"{TAG_VAR}={check_tag(tag)}".encode()
+    out = []
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"{entry.path}/environ", "rb") as f:
+                if want not in f.read().split(b"\0"):
+                    continue
+            with open(f"{entry.path}/stat", "rb") as f:
+                if f.read().split(b") ", 1)[1][:1] == b"Z":
+                    continue
+        except (OSError, IndexError):
+            continue
+        out.append(int(entry.name))
+    return sorted(out)
 
 
 def make_runner(config) -> "Runner":
@@ -123,10 +161,12 @@ class LocalRunner:
         timeout: float | None = None,
         stdin: str | None = None,
         on_start: Callable[[int], None] | None = None,
+        tag: str | None = None,
     ) -> CommandResult:
         args = check_argv(argv)
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
+        env = self.env if tag is None else {**self.env, TAG_VAR: check_tag(tag)}
         log.debug("run %s", args)
         try:
             proc = subprocess.Popen(
@@ -134,7 +174,7 @@ class LocalRunner:
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=self.env,
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:
@@ -151,6 +191,9 @@ class LocalRunner:
             time.monotonic() - start,
             truncated,
         )
+
+    def running(self, tag: str) -> list[int] | None:
+        return tagged_pids(tag)
 
     def close(self) -> None:
         pass

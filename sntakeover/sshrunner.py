@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 import paramiko
 
 from .errors import SntakeoverError
-from .runner import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT, CommandResult, check_argv
+from .runner import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT, TAG_VAR, CommandResult, check_argv, check_tag
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,17 @@ class _Reject(paramiko.RejectPolicy):
         )
 
 
-def remote_command(argv: Sequence[str], path_prefix: Sequence[str] = ()) -> str:
+def remote_command(argv: Sequence[str], path_prefix: Sequence[str] = (), tag: str | None = None) -> str:
     """The command line the remote shell runs for ``argv``.
 
     It prints the shell's pid (the process group, see the module docstring) on
-    stderr, puts ``path_prefix`` in front of ``PATH`` and ``exec``\\ s the
+    stderr, puts ``path_prefix`` in front of ``PATH``, exports the command's
+    tag (see :meth:`sntakeover.runner.Runner.running`) and ``exec``\\ s the
     program, every argument quoted with :func:`shlex.join`.
     """
     parts = [f"echo {PID_MARK}$$ >&2"]
+    if tag is not None:
+        parts.append(f"{TAG_VAR}={shlex.quote(check_tag(tag))}; export {TAG_VAR}")
     if path_prefix:
         parts.append("PATH=" + ":".join(shlex.quote(p) for p in path_prefix) + ':"$PATH"; export PATH')
     parts.append("exec " + shlex.join(argv))
@@ -215,6 +218,7 @@ class SSHRunner:
         timeout: float | None = None,
         stdin: str | None = None,
         on_start: Callable[[int], None] | None = None,
+        tag: str | None = None,
     ) -> CommandResult:
         args = check_argv(argv)
         limit = self.timeout if timeout is None else timeout
@@ -235,9 +239,19 @@ class SSHRunner:
             if on_start is not None:
                 on_start(0)  # the process is remote: there is no local pid to wait for
             log.debug("ssh run %s", args)
-            return self._exchange(chan, args, stdin, start, deadline)
+            return self._exchange(chan, args, stdin, start, deadline, tag)
         finally:
             self._slots.release()
+
+    def running(self, tag: str) -> list[int] | None:
+        """Remote processes whose environment holds the tag (``None`` when the MN cannot be asked)."""
+        want = f"{TAG_VAR}={check_tag(tag)}"
+        script = ("for p in /proc/[0-9]*; do tr '\\000' '\\n' < \"$p/environ\" 2>/dev/null | grep -qxF "
+                  f"{shlex.quote(want)} && echo \"${{p#/proc/}}\"; done; true")
+        res = self.run(["sh", "-c", script], timeout=max(30.0, self.channel_timeout * 3))
+        if not res.ok:
+            return None
+        return sorted(int(w) for w in res.stdout.split() if w.isdigit())
 
     def _open(self, deadline: float) -> paramiko.Channel:
         """A new session channel; one reconnect if the reused transport died."""
@@ -256,7 +270,7 @@ class SSHRunner:
         raise AssertionError("unreachable")
 
     def _exchange(self, chan: paramiko.Channel, args: tuple[str, ...], stdin: str | None,
-                  start: float, deadline: float) -> CommandResult:
+                  start: float, deadline: float, tag: str | None = None) -> CommandResult:
         bufs = {"out": bytearray(), "err": bytearray()}
         truncated = False
         pid: int | None = None
@@ -265,7 +279,7 @@ class SSHRunner:
         rc = SSH_FAILED
         try:
             chan.settimeout(max(0.1, deadline - time.monotonic()))
-            chan.exec_command(remote_command(args, self.path_prefix))
+            chan.exec_command(remote_command(args, self.path_prefix, tag))
             if stdin is not None:
                 chan.sendall(stdin.encode())
             chan.shutdown_write()

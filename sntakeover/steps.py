@@ -311,17 +311,32 @@ class Steps:
         self.move(inc.id, State.MOVING, State.VERIFYING, reason)
 
     def _wait_for_leftover_commands(self: Engine, iid: int) -> None:
-        """After a restart: wait until commands the previous daemon started have exited."""
+        """After a restart: wait until commands the previous daemon started have exited.
+
+        Each command carries its tag in its environment from the moment it
+        starts, so it is found even if the previous daemon died before it could
+        record the pid. When the runner cannot tell (the MN does not answer),
+        nothing moves: the step is retried.
+        """
+        from .errors import Retry
+
         for row in self.store.unfinished_commands(iid):
-            pid, prog = row["pid"], json.loads(row["argv"])[0]
-            if pid:
-                waited = False
-                while _alive(pid, prog):
-                    if not waited:
-                        self.store.note(iid, f"waiting for {prog} (pid {pid}) from before the restart")
-                        waited = True
-                    if self._stop.wait(1.0):
-                        raise Superseded("daemon stopping")
+            prog = json.loads(row["argv"])[0]
+            waited = False
+            while True:
+                if row["tag"]:
+                    pids = self.runner.running(row["tag"])
+                    if pids is None:
+                        raise Retry(f"cannot tell whether {prog} from before the restart is still running")
+                else:  # recorded by an older version: only the pid is known
+                    pids = [row["pid"]] if row["pid"] and _alive(row["pid"], prog) else []
+                if not pids:
+                    break
+                if not waited:
+                    self.store.note(iid, f"waiting for {prog} (pid {', '.join(map(str, pids))}) from before the restart")
+                    waited = True
+                if self._stop.wait(1.0):
+                    raise Superseded("daemon stopping")
             self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
 
     def step_verifying(self: Engine, inc: Incident) -> None:

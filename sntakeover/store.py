@@ -131,6 +131,7 @@ ADDED_COLUMNS = (
     ("incidents", "fenced", "TEXT"),  # how the SN was fenced (NULL = not yet)
     ("incidents", "escalated", "TEXT"),  # last reminder sent while waiting
     ("nodes", "moved", "TEXT"),  # when the takeover ran for this node (hold-down counts from here)
+    ("commands", "tag", "TEXT"),  # put in the command's environment: finds its process after a restart
 )
 
 
@@ -152,6 +153,7 @@ class Store:
                 self.db.executescript(DDL)
                 self._add_columns()
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', lower(hex(randomblob(6))))")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
@@ -434,12 +436,22 @@ class Store:
 
     # -- commands ----------------------------------------------------------------
 
-    def command_started(self, iid: int | None, argv: list[str]) -> int:
+    def command_started(self, iid: int | None, argv: list[str]) -> tuple[int, str]:
+        """Record the intent to run ``argv`` before it starts; returns ``(seq, tag)``.
+
+        The tag (unique to this store and command) goes into the command's
+        environment, so a restarted daemon finds the process even when the
+        daemon died before it could write the pid.
+        """
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO commands (incident_id, started, argv) VALUES (?,?,?)", (iid, now(), json.dumps(argv))
             )
-            return int(cur.lastrowid)
+            seq = int(cur.lastrowid)
+            store_id = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
+            tag = f"{store_id}-{seq}"
+            db.execute("UPDATE commands SET tag = ? WHERE seq = ?", (tag, seq))
+            return seq, tag
 
     def command_pid(self, seq: int, pid: int) -> None:
         with self.tx() as db:

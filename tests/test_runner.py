@@ -1,6 +1,7 @@
 """The local runner: argv only, timeout, output cap, stdout/stderr kept apart."""
 
 import sys
+import time
 
 import pytest
 
@@ -66,3 +67,26 @@ def test_make_runner_follows_the_configuration():
     r = make_runner(build({"xcat": {"runner": "ssh", "path": ["/opt/xcat/bin"]},
                            "ssh": {"host": "mn1", "key_file": "/k", "known_hosts": "/kh", "max_sessions": 4}}))
     assert isinstance(r, SSHRunner) and r.host == "mn1" and r.path_prefix == ("/opt/xcat/bin",)
+
+
+def test_a_tagged_command_is_found_by_its_tag_while_it_runs():
+    import threading
+
+    from sntakeover.runner import tagged_pids
+
+    r = LocalRunner()
+    started = []
+    t = threading.Thread(target=lambda: r.run([sys.executable, "-c", "import time; time.sleep(3)"],
+                                              tag="abc123-7", on_start=started.append))
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert r.running("abc123-7") == started
+        assert r.running("abc123-8") == []
+    finally:
+        t.join()
+    assert tagged_pids("abc123-7") == []
+    with pytest.raises(ValueError):
+        r.running("x; rm -rf /")

@@ -384,3 +384,30 @@ def test_a_failed_database_read_in_moving_never_drops_nodes(sim, run, tmp_path):
     notes = r.timeline(inc["id"])
     assert any("transient failure 1/3 in moving" in n for n in notes), notes
     assert not any("no longer" in n for n in notes)
+
+
+def test_a_command_the_previous_daemon_started_is_waited_for_even_without_its_pid(sim, run):
+    """The daemon died after recording the intent to run snmove, before it could write the pid."""
+    import os
+    import subprocess
+    import sys
+
+    s = sim()
+    s.fail("sn1")
+    r = run(s, config={"approval": {"above_nodes": 1}})
+    r.send(event("sn1"))
+    inc = r.state("sn1", ("awaiting-approval",))
+    seq, tag = r.store.command_started(inc["id"], ["snmove", "cn1,cn2", "-d", "sn2"])
+    leftover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)"],
+                                env={**os.environ, "SNTAKEOVER_COMMAND": tag})
+    try:
+        assert control(r, action="approve", incident=inc["id"])["ok"]
+        done = r.state("sn1")
+        assert leftover.poll() is not None, "the takeover went on while the old snmove was still running"
+    finally:
+        leftover.kill()
+        leftover.wait()
+    assert done["state"] == "done"
+    assert any(f"waiting for snmove (pid {leftover.pid}) from before the restart" in n for n in r.timeline(inc["id"]))
+    row = r.store.query("SELECT rc, stderr FROM commands WHERE seq = ?", (seq,))[0]
+    assert row["rc"] == -1 and "daemon restarted" in row["stderr"]

@@ -187,3 +187,24 @@ def test_whole_takeover_through_the_ssh_runner_ends_done_with_every_node_verifie
     # every xCAT command went through sshd (one connection), none ran without it
     assert sshd.output().count("Accepted publickey") == 1
     assert summary["commands"] and all(c["rc"] is not None for c in summary["commands"])
+
+
+def test_a_tagged_remote_command_is_found_by_its_tag_while_it_runs(sshd, runners):
+    import threading
+    import time
+
+    runner = runners(sshd.runner())
+    t = threading.Thread(target=lambda: runner.run([sys.executable, "-c", "import time; time.sleep(3)"],
+                                                   tag="deadbeef-42"))
+    t.start()
+    try:
+        deadline = time.monotonic() + 10
+        found = []
+        while not found and time.monotonic() < deadline:
+            found = runner.running("deadbeef-42")
+            time.sleep(0.05)
+        assert found, "the remote process carries its tag"
+        assert runner.running("deadbeef-43") == []
+    finally:
+        t.join()
+    assert runner.running("deadbeef-42") == []
