@@ -66,6 +66,25 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "node_check": (True, "Also read the server file on every node through xdsh (the node really uses the backup)."),
         "xcatinfo_path": ("/etc/xcatinfo", "File on the node that names its server (XCATSERVER=...)."),
     },
+    "intake": {
+        "max_message": (8 * 1024 * 1024, "Largest request in bytes; a larger one gets ok:false naming this limit."),
+        "max_nodes": (100000, "Most compute nodes one event may list."),
+        "max_depth": (32, "Deepest JSON nesting a request may have."),
+        "max_detail": (4096, "Longest 'detail' text of an event, in characters."),
+        "max_batch": (1000, "Most requests in one 'batch' request (the HTTP bridge sends those)."),
+        "offload_bytes": (65536, "Requests larger than this are decoded and validated off the socket thread."),
+    },
+    "notify": {
+        "timeout": (30.0, "Seconds one notifier plugin may take for one notification before it counts as failed."),
+        "retries": (5, "Attempts per notification and plugin before giving up on it (logged with the plugin's name)."),
+        "backoff": (1.0, "Seconds before the first retry; doubled for each further attempt."),
+        "backoff_max": (300.0, "Longest wait between two attempts."),
+    },
+    "retention": {
+        "raw_days": (30, "Days to keep raw monitoring payloads; 0 = keep for ever."),
+        "events_days": (90, "Days to keep processed events that no incident references; 0 = keep for ever."),
+        "prune_interval": (86400.0, "Seconds between the daemon's own prune runs; 0 = only 'sntakeover prune'."),
+    },
     "adapters": {},
     "plugins": {},
 }
@@ -180,6 +199,11 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         raise ConfigError(f"{source}: fence.required = true needs fence.method other than 'none'")
     if data["confirm"]["quorum"] < 1 or data["confirm"]["rounds"] < 1:
         raise ConfigError(f"{source}: confirm.quorum and confirm.rounds must be at least 1")
+    for key in ("max_message", "max_nodes", "max_depth", "max_detail", "max_batch"):
+        if data["intake"][key] < 1:
+            raise ConfigError(f"{source}: intake.{key} must be at least 1")
+    if data["notify"]["timeout"] <= 0 or data["notify"]["retries"] < 1:
+        raise ConfigError(f"{source}: notify.timeout must be positive and notify.retries at least 1")
 
 
 def check_options(config: Config, schemas: dict[str, tuple[str, dict[str, Any]]]) -> list[str]:

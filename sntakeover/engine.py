@@ -28,6 +28,7 @@ from .config import Config
 from .context import Context
 from .errors import Abort, Retry
 from .model import Incident, Plan, State
+from .outbox import enqueue_event_recorded, enqueue_notify
 from .plugins import Hooks
 from .runner import CommandResult, Runner
 from .store import Store, now
@@ -114,17 +115,59 @@ class Engine:
             self._wake.wait(1.0)
             self._wake.clear()
 
+    #: events applied in one transaction (one fsync for the whole batch)
+    APPLY_BATCH = 500
+
     def apply_pending(self) -> int:
-        n = 0
-        for seq, event in self.store.pending_events():
-            with self.store.tx() as db:
-                iid = apply_event(self.store, db, seq, event)
-            n += 1
-            if iid is not None:
-                row = self.store.incident(iid)
-                if row is not None and State(row["state"]).terminal:
-                    self._notify(iid, None, State(row["state"]), row["reason"])
+        """Apply waiting events, a batch per transaction; each also queues its ``event_recorded``.
+
+        When an event fails to apply, the batch is rolled back and applied again
+        one savepoint per event: the failing one is rolled back alone, stays
+        pending (logged), and the later events of its service node wait for the
+        next round so their order is kept.
+        """
+        pending = self.store.pending_events(limit=self.APPLY_BATCH)
+        if not pending:
+            return 0
+        recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
+        try:
+            closed, n = self._apply_batch(pending, recorded, careful=False)
+        except Exception:  # noqa: BLE001 - find the bad event, apply the others
+            closed, n = self._apply_batch(pending, recorded, careful=True)
+        for iid, (state, reason) in closed.items():
+            self._notify(iid, None, state, reason)
         return n
+
+    def _apply_batch(self, pending: list, recorded: bool, *, careful: bool) -> tuple[dict[int, tuple[State, str]], int]:
+        n = 0
+        closed: dict[int, tuple[State, str]] = {}
+        held: set[str] = set()
+        with self.store.tx() as db:
+            for seq, event in pending:
+                if event.servicenode in held:
+                    continue
+                if careful:
+                    db.execute("SAVEPOINT apply_one")
+                try:
+                    iid = apply_event(self.store, db, seq, event)
+                    if recorded:  # only when a plugin listens
+                        enqueue_event_recorded(db, event, iid)
+                except Exception:
+                    if not careful:
+                        raise
+                    db.execute("ROLLBACK TO apply_one")
+                    db.execute("RELEASE apply_one")
+                    log.exception("event %s (seq %d) could not be applied; it stays pending", event.id, seq)
+                    held.add(event.servicenode)
+                    continue
+                if careful:
+                    db.execute("RELEASE apply_one")
+                n += 1
+                if iid is not None:
+                    row = db.execute("SELECT state, reason FROM incidents WHERE id = ?", (iid,)).fetchone()
+                    if row is not None and State(row["state"]).terminal:
+                        closed[iid] = (State(row["state"]), row["reason"])
+        return closed, n
 
     def schedule(self) -> None:
         for row in self.store.unfinished():
@@ -181,10 +224,11 @@ class Engine:
         self._notify(iid, current, to, reason)
 
     def _notify(self, iid: int, frm: State | None, to: State, reason: str) -> None:
+        """Queue the transition for the notifier thread (:mod:`sntakeover.outbox`); no plugin runs here."""
         transition = {"from": frm.value if frm else None, "to": to.value, "reason": reason, "time": now()}
-        failed = self.hooks.notify(self.incident(iid), transition, self.context(iid))
-        for name in failed:
-            self.store.note(iid, f"notifier {name} failed (see the daemon log)")
+        incident = self.incident(iid)
+        with self.store.tx() as db:
+            enqueue_notify(db, incident, transition)
 
     def run_incident(self, iid: int) -> None:
         retries = 0

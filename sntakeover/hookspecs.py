@@ -72,9 +72,18 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
 
 @hookspec
 def sntakeover_event_recorded(event: Event, incident_id: int | None) -> None:
-    """Notification: an event was stored (after the acknowledgement was sent).
+    """Notification: a new event was stored, acknowledged and applied.
 
-    Every plugin is called, isolated from the others.
+    Delivered by the notifier thread from the durable outbox, never on the
+    intake or engine threads: after the commit and the acknowledgement, once
+    the engine has applied the event. Duplicates are not delivered again.
+    Every plugin is called on its own, with ``notify.timeout``; a failure is
+    retried (``notify.retries``, with backoff) and logged with the plugin's
+    name. Delivery is at least once: after a crash an event may come again.
+
+    :param event: the event as stored.
+    :param incident_id: the incident the event was applied to (opened,
+        attached to, cancelled...), or ``None`` when it touched none.
     """
 
 
@@ -134,6 +143,28 @@ def sntakeover_verify(incident: Incident, plan: Plan, ctx: Context) -> list[Node
 def sntakeover_notify(incident: Incident, transition: dict[str, Any], ctx: Context) -> None:
     """Notification: the incident changed state.
 
-    ``transition`` has ``from``, ``to``, ``reason`` and ``time``. Every plugin is
-    called, isolated from the others; the return value is ignored.
+    Delivered by the notifier thread from the durable outbox (after the
+    transition was committed), one plugin at a time with ``notify.timeout``:
+    a plugin that hangs never holds up another plugin or the engine. A
+    failure is retried (``notify.retries``, with backoff) and logged with the
+    plugin's name; when it gives up, a note on the incident's timeline says so.
+
+    :param incident: the incident as it was at the transition.
+    :param transition: ``from``, ``to``, ``reason`` and ``time``.
+    :param ctx: the incident's context; ``ctx.note(text)`` adds to its timeline.
+    """
+
+
+@hookspec
+def sntakeover_required_commands(config: Any) -> list[str] | None:
+    """Collecting hook: the programs (xCAT commands) a plugin will run.
+
+    Every plugin is called. Return the command names (``["nodestat",
+    "xdsh"]``) the plugin runs through ``ctx.xcat`` with this configuration,
+    or ``None``. ``sntakeover check-config`` looks each one up on
+    ``xcat.path`` followed by ``PATH`` and fails, naming the command and the
+    plugins that need it, when one is missing; the daemon logs a warning.
+
+    :param config: the :class:`sntakeover.config.Config` in force (a plugin
+        that runs ``rpower`` only with ``fence.method = "rpower"`` says so).
     """

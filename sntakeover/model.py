@@ -65,8 +65,10 @@ class Event:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["nodes"] = list(self.nodes)
+        # written out rather than dataclasses.asdict (a deep copy): this runs for every stored event
+        d = {"id": self.id, "kind": self.kind, "servicenode": self.servicenode, "source": dict(self.source),
+             "time": self.time, "nodes": list(self.nodes), "state_type": self.state_type, "severity": self.severity,
+             "in_downtime": self.in_downtime, "detail": self.detail}
         return {k: v for k, v in d.items() if v is not None and v != []}
 
 

@@ -77,3 +77,8 @@ def sntakeover_plan(incident, ctx):
                     skipped[m.node] = f"backup {m.backup} is not reachable either ({dead[m.backup]})"
             moves = [m for m in moves if m.backup not in dead]
     return Plan(tuple(moves), skipped)
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["lsdef", "nodestat"] if config.get("takeover", "check_backup") else ["lsdef"]

@@ -69,3 +69,8 @@ def tcp_probe(host: str, port: int, timeout: float) -> ProbeResult:
                 return ProbeResult("xcatd", True, f"{host}:{port}: {exc.strerror}")
             return ProbeResult("xcatd", None, f"{host}:{port}: {exc}")
     return ProbeResult("xcatd", False, f"{host}:{port} accepts connections")
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["nodestat", "xdsh"] if config.get("confirm", "enabled") else []
