@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from intake_only import IntakeOnlyDaemon  # noqa: E402
+from intake_only import FaultyDaemon, IntakeOnlyDaemon  # noqa: E402
 
 from sntakeover import webhook  # noqa: E402
 
@@ -85,7 +85,7 @@ def test_daemon_rejection_gives_422(bridge, daemon):
 
 
 def test_daemon_garbage_gives_502(bridge):
-    d = IntakeOnlyDaemon(mode="garbage")
+    d = FaultyDaemon("garbage")
     try:
         assert post(bridge(d.endpoint), PAYLOAD)[0] == 502
     finally:
