@@ -202,8 +202,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     validators = load_validators()
     pm = get_plugin_manager(load_entrypoints=cfg.get("daemon", "load_entrypoints"),
                             blocked=cfg.get("daemon", "plugins_blocked"))
-    for warning in check_options(cfg, Hooks(pm).options_schemas()):
+    hooks = Hooks(pm)
+    for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
+    from .preflight import missing_commands
+
+    missing = missing_commands(cfg, hooks)
+    for line in missing:
+        print(f"sntakeover check-config: {line}", file=sys.stderr)
+    if missing:
+        return EXIT_FAIL
     print(f"configuration {cfg.source}: OK")
     print(f"  endpoint {cfg.endpoint}")
     print(f"  store    {cfg.store_path}")
@@ -281,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("check-config", help="validate the configuration, schemas and plugins without starting")
     common(sp)
     sp.set_defaults(func=cmd_check_config)
+
+    from .retention import register as register_prune
+
+    register_prune(sub)
 
     sp = sub.add_parser("demo", help="run a takeover on a simulated 64-node cluster and print the result")
     sp.add_argument("--nodes", type=int, default=64)

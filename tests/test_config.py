@@ -61,8 +61,9 @@ def test_bad_toml_names_the_file(tmp_path):
         config.load(p)
 
 
-def test_check_config_command(tmp_path, capsys):
-    good = write(tmp_path, '[takeover]\nmax_nodes = 500\n')
+def test_check_config_command(tmp_path, capsys, sim):
+    s = sim(nodes=4)
+    good = write(tmp_path, f'[takeover]\nmax_nodes = 500\n[xcat]\npath = ["{s.bin}"]\n')
     assert main(["check-config", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "event.v1" in out and "sntakeover.builtin.snmove" in out
@@ -93,3 +94,47 @@ def test_plugin_options_are_checked_against_the_schema_the_plugin_declares():
         check_options(build({"plugins": {"pager": {"retires": 3}}}), schemas)
     warnings = check_options(build({"plugins": {"nobody": {"x": 1}}}), schemas)
     assert warnings and "[plugins.nobody] is not read by any loaded plugin" in warnings[0]
+
+
+def test_check_config_names_every_missing_xcat_command_and_who_needs_it(tmp_path, capsys, sim, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cfg = write(tmp_path, f'[xcat]\npath = ["{empty}"]\n[fence]\nmethod = "rpower"\n')
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    for cmd, plugin in (("snmove", "sntakeover.builtin.snmove"), ("rpower", "sntakeover.builtin.fence"),
+                        ("lsdef", "sntakeover.builtin.plan"), ("xdsh", "sntakeover.builtin.probes")):
+        assert f"{cmd}: not found on xcat.path + PATH (needed by" in err and plugin in err, (cmd, err)
+    # the simulator's directory on xcat.path holds them all
+    s = sim(nodes=4)
+    cfg.write_text(f'[xcat]\npath = ["{s.bin}"]\n[fence]\nmethod = "rpower"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 0
+
+
+def test_third_party_plugin_declares_its_commands(tmp_path):
+    from sntakeover import hookimpl
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.preflight import missing_commands
+
+    class Pager:
+        @hookimpl
+        def sntakeover_required_commands(self, config):
+            return ["sntakeover-no-such-pager"]
+
+    pm = get_plugin_manager(load_entrypoints=False, builtins=())
+    pm.register(Pager(), name="pager")
+    assert missing_commands(build({}), Hooks(pm)) == [
+        "sntakeover-no-such-pager: not found on xcat.path + PATH (needed by pager)"]
+
+
+def test_check_config_refuses_bad_adapter_options(tmp_path, capsys, sim):
+    s = sim(nodes=4)
+    cfg = write(tmp_path, f'[xcat]\npath = ["{s.bin}"]\n[adapters.xcatmon]\nbucket = "fifteen"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    assert "adapters.xcatmon.bucket: 'fifteen' is not of type 'integer'" in capsys.readouterr().err
+    cfg.write_text(f'[xcat]\npath = ["{s.bin}"]\n[adapters.alertmanager]\nsn_lable = "sn"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    assert "adapters.alertmanager: Additional properties are not allowed ('sn_lable' was unexpected)" in \
+        capsys.readouterr().err

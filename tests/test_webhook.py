@@ -9,7 +9,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 
 import pytest
 
@@ -32,19 +31,16 @@ def bridge():
     started = []
 
     def start(endpoint, tls=None, **kw):
+        if "token" not in kw and "basic" not in kw:
+            kw.setdefault("no_auth", True)
         settings = webhook.Settings(endpoint=endpoint, timeout=0.5, retries=2, **kw)
-        srv = webhook.make_server("127.0.0.1:0", settings, *(tls or (None, None)))
-        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        t.start()
-        started.append((srv, t, settings))
-        return srv.server_address[1]
+        b = webhook.ThreadedBridge(settings, "127.0.0.1:0", webhook.tls_context(*tls) if tls else None)
+        started.append(b)
+        return b.start()
 
     yield start
-    for srv, t, settings in started:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
-        settings.zmq.term()
+    for b in started:
+        b.stop()
 
 
 @pytest.fixture
