@@ -212,13 +212,15 @@ def direction_since(state_dir: Path | None, key: str, direction: str, now: int, 
                 fcntl.flock(f, fcntl.LOCK_EX)
                 f.seek(0)
                 prev = f.read().split()
-                since = now
-                if (len(prev) >= 2 and prev[0] == direction and prev[1].isdigit()
-                        and now - int(prev[2] if len(prev) > 2 and prev[2].isdigit() else prev[1]) <= max_gap):
-                    since = int(prev[1])
+                nums = [int(x) for x in prev[1:3] if x.isdigit()]
+                last = nums[-1] if nums else None
+                if prev[:1] == [direction] and last is not None and now - last <= max_gap:
+                    since = nums[0]  # a repeat of the current outage (or recovery)
+                else:  # a new one; never the 'since' of an earlier one, even within one second
+                    since = now if last is None else max(now, last + 1)
                 f.seek(0)
                 f.truncate()
-                f.write(f"{direction} {since} {now}\n")
+                f.write(f"{direction} {since} {max(now, since)}\n")
                 return since
         except OSError:
             pass
