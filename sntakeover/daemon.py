@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import stat
+import sys
 import threading
 import time
 from pathlib import Path
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: seconds the engine waits after a commit before applying, so a storm is applied in batches
 APPLY_DELAY = 0.05
+#: seconds a thread may hold the GIL while another waits (Python's default is 5 ms): the
+#: intake thread gets it back soon after each fsync even while the engine is busy
+SWITCH_INTERVAL = 0.0005
 
 
 class Coalesce:
@@ -167,11 +171,12 @@ class Daemon:
 
     def serve(self, *, install_signals: bool = True) -> int:
         self._acquire()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         stores: list[Store] = []
         try:
             path = self.config.store_path
             self.store = Store(path)  # the engine's
-            self.intake_store = Store(path)  # the intake's: its own connection and lock
+            self.intake_store = Store(path, checkpoint=False)  # the intake's own connection; checkpoints elsewhere
             notifier_store = Store(path)
             stores += [self.store, self.intake_store, notifier_store]
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)

@@ -129,6 +129,13 @@ class Engine:
         pending = self.store.pending_events(limit=self.APPLY_BATCH)
         if not pending:
             return 0
+        if getattr(self, "_apply_store", None) is None:
+            # its own connection with synchronous=NORMAL: the events are already durable
+            # (the intake committed them with FULL), an apply lost in a crash is simply
+            # redone, and the FULL commit that precedes any action of the engine (a
+            # transition, an xCAT command) puts this apply on disk first, WAL being
+            # written in order. One fsync fewer per batch, on the intake's disk.
+            self._apply_store = Store(self.store.path, synchronous="NORMAL")
         recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
         try:
             closed, n = self._apply_batch(pending, recorded, careful=False)
@@ -142,14 +149,15 @@ class Engine:
         n = 0
         closed: dict[int, tuple[State, str]] = {}
         held: set[str] = set()
-        with self.store.tx() as db:
+        store = self._apply_store
+        with store.tx() as db:
             for seq, event in pending:
                 if event.servicenode in held:
                     continue
                 if careful:
                     db.execute("SAVEPOINT apply_one")
                 try:
-                    iid = apply_event(self.store, db, seq, event)
+                    iid = apply_event(store, db, seq, event)
                     if recorded:  # only when a plugin listens
                         enqueue_event_recorded(db, event, iid)
                 except Exception:

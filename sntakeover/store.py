@@ -168,7 +168,17 @@ def now() -> str:
 class Store:
     """Thread-safe access to the SQLite store (one connection, one lock)."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, synchronous: str = "FULL",
+                 checkpoint: bool = True) -> None:
+        """Open (and create) the store.
+
+        :param synchronous: ``FULL`` (every commit is on disk when it returns) or
+            ``NORMAL`` (for a connection whose commits may be redone after a
+            crash: the engine's event apply; the next FULL commit of any
+            connection makes them durable too, WAL being one file written in order).
+        :param checkpoint: ``False`` leaves WAL checkpoints to the other
+            connections, keeping their cost off this one's commits (the intake).
+        """
         self.path = Path(path)
         self._lock = threading.RLock()
         self._write = write_lock(self.path)
@@ -182,7 +192,11 @@ class Store:
                 tighten_store_files(self.path)
                 self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")
+                if synchronous not in ("FULL", "NORMAL"):
+                    raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+                self.db.execute(f"PRAGMA synchronous={synchronous}")
+                if not checkpoint:
+                    self.db.execute("PRAGMA wal_autocheckpoint=0")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self.db.executescript(DDL)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
