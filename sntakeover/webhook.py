@@ -99,10 +99,18 @@ class Forwarder:
         self.queue: asyncio.Queue[tuple[Any, asyncio.Future[dict[str, Any]]]] = asyncio.Queue()
         self.slots = asyncio.Semaphore(IN_FLIGHT)
         self.tasks: set[asyncio.Task[None]] = set()
+        self.idle: list[zmq.asyncio.Socket] = []
 
-    async def submit(self, payload: Any) -> dict[str, Any]:
+    def _socket(self) -> zmq.asyncio.Socket:
+        sock = self.ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.s.endpoint)
+        return sock
+
+    async def submit(self, body: bytes) -> dict[str, Any]:
+        """Forward one POST body (a JSON object, already checked) and return the daemon's reply for it."""
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        await self.queue.put((payload, fut))
+        await self.queue.put((body, fut))
         return await fut
 
     async def run(self) -> None:
@@ -117,8 +125,10 @@ class Forwarder:
 
     async def _send(self, batch: list[tuple[Any, asyncio.Future[dict[str, Any]]]]) -> None:
         try:
-            req = {"v": 1, "op": "batch",
-                   "requests": [{"v": 1, "op": "raw", "source": "alertmanager", "payload": p} for p, _ in batch]}
+            # the bodies are spliced in as they came (each was checked to be a JSON object)
+            req = (b'{"v":1,"op":"batch","requests":['
+                   + b",".join(b'{"v":1,"op":"raw","source":"alertmanager","payload":' + body + b"}" for body, _ in batch)
+                   + b"]}")
             reply = await self.request(req)
             replies = reply.get("replies")
             if not reply.get("ok") or not isinstance(replies, list) or len(replies) != len(batch):
@@ -133,21 +143,21 @@ class Forwarder:
         finally:
             self.slots.release()
 
-    async def request(self, req: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(req, separators=(",", ":")).encode()
+    async def request(self, body: bytes) -> dict[str, Any]:
+        """Lazy Pirate over a small pool of REQ sockets: a socket that timed out is closed, never reused."""
         for attempt in range(1, max(1, self.s.retries) + 1):
-            sock = self.ctx.socket(zmq.REQ)
-            sock.setsockopt(zmq.LINGER, 0)
+            sock = self.idle.pop() if self.idle else self._socket()
             try:
-                sock.connect(self.s.endpoint)
                 await sock.send(body)
-                try:
-                    raw = await asyncio.wait_for(sock.recv(), self.s.timeout)
-                except asyncio.TimeoutError:
-                    log.debug("no reply from %s on attempt %d", self.s.endpoint, attempt)
-                    continue
-            finally:
+                raw = await asyncio.wait_for(sock.recv(), self.s.timeout)
+            except asyncio.TimeoutError:
+                log.debug("no reply from %s on attempt %d", self.s.endpoint, attempt)
                 sock.close(linger=0)
+                continue
+            except BaseException:
+                sock.close(linger=0)
+                raise
+            self.idle.append(sock)
             try:
                 reply = json.loads(raw)
             except ValueError as exc:
@@ -161,7 +171,9 @@ class Forwarder:
     async def close(self) -> None:
         for t in list(self.tasks):
             t.cancel()
-        self.ctx.term()
+        for sock in self.idle:
+            sock.close(linger=0)
+        self.ctx.destroy(linger=0)
 
 
 def _reply(code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
@@ -244,9 +256,13 @@ class Bridge:
             return _reply(400, {"ok": False, "error": f"body is not JSON: {exc}"})
         if not isinstance(payload, dict):
             return _reply(400, {"ok": False, "error": "body is not a JSON object"})
+        try:
+            body.decode("utf-8")  # spliced into the batch as it came; anything else is re-encoded
+        except UnicodeDecodeError:
+            body = json.dumps(payload).encode()
         assert self.forwarder is not None
         try:
-            reply = await self.forwarder.submit(payload)
+            reply = await self.forwarder.submit(body)
         except NoDaemon as exc:
             log.warning("%s", exc)
             return _reply(503, {"ok": False, "error": str(exc)})

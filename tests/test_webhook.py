@@ -268,3 +268,9 @@ def test_tcp_nodelay_on_every_connection(daemon):
     finally:
         b.stop()
     assert seen and all(seen), seen
+
+
+def test_a_utf16_body_does_not_spoil_the_batch_it_travels_in(bridge, daemon):
+    port = bridge(daemon.endpoint)
+    status, body = post(port, json.dumps(PAYLOAD).encode("utf-16"))
+    assert status == 200 and body["events"][0]["duplicate"] is False
