@@ -415,9 +415,31 @@ def register(subparsers: Any) -> None:
                    help="seconds without a report after which a 'down' counts as a new outage (default %(default)s)")
     p.set_defaults(func=lambda a: _send("xcatmon", xcatmon_payload, a))
 
-    from . import webhook
+    _register_webhook(subparsers, _common())
 
-    webhook.register(subparsers, _common())
+
+def _run_webhook(args: argparse.Namespace) -> int:
+    from . import webhook  # aiohttp is imported only by the bridge, never by a hook run
+
+    return webhook.run(args)
+
+
+def _register_webhook(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("webhook", parents=[common], help="HTTP bridge for Alertmanager webhooks",
+                              description="Receive Alertmanager webhook POSTs and forward them to the daemon.")
+    p.add_argument("--listen", required=True, metavar="HOST:PORT")
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--token-file", help="file holding the bearer token Alertmanager sends")
+    auth.add_argument("--basic-auth-file", help="file holding user:password for basic auth")
+    auth.add_argument("--no-auth", action="store_true",
+                      help="accept POSTs without credentials (warned about at every start)")
+    p.add_argument("--tls-cert", help="PEM certificate (chain) for HTTPS")
+    p.add_argument("--tls-key", help="PEM private key for HTTPS")
+    p.add_argument("--max-body", type=int, default=4 * 1024 * 1024, metavar="BYTES",
+                   help="largest accepted body (default %(default)s)")
+    p.add_argument("--max-connections", type=int, default=256, metavar="N",
+                   help="open connections at most; one more gets 503 (default %(default)s)")
+    p.set_defaults(func=_run_webhook, retries=2)
 
 
 def main(argv: list[str] | None = None) -> int:

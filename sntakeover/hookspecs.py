@@ -8,8 +8,14 @@ subset of them. The calling convention is written in each docstring:
   handle the case returns ``None``. Exceptions follow :mod:`sntakeover.errors`.
 * *collecting* hooks (``sntakeover_probe``) call every plugin; each plugin is
   isolated, so one crashing probe is recorded as "cannot tell".
-* *notification* hooks (``sntakeover_notify``) call every plugin, each isolated:
-  one failing notifier never stops the others or the incident.
+* *notification* hooks (``sntakeover_notify``, ``sntakeover_event_recorded``)
+  are never called on the intake or engine threads: the engine writes them to
+  a durable outbox and the notifier thread (:mod:`sntakeover.outbox`) calls
+  each plugin on its own, with a timeout, retries and backoff. One failing or
+  hanging notifier never stops the others or the incident.
+* *collecting* configuration hooks (``sntakeover_options_schema``,
+  ``sntakeover_required_commands``) let ``sntakeover check-config`` check a
+  plugin's options and the programs it runs before anything starts.
 
 ``ctx`` is a :class:`sntakeover.context.Context`: the configuration, the runner
 for xCAT commands on the MN, and ``ctx.note(text)`` to add a line to the
@@ -60,7 +66,13 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
     Zabbix and monit hooks, ``regnotif``). The adapter for ``source`` returns a
     list of event dicts (possibly empty, for a payload that is recorded but means
     nothing, such as a reminder); adapters for other sources return ``None``.
-    Each returned dict is validated against ``event.v1`` afterwards.
+    Each returned dict is validated against ``event.v1`` afterwards. For a
+    payload of several items (Alertmanager's alerts), an item the adapter
+    cannot read is returned in the list as an
+    :class:`~sntakeover.errors.EventRejected` with its path
+    (``$.alerts[1].labels``): it is reported, and the other items are stored.
+    A source schema may name its item list (``"x-sntakeover-items": "alerts"``)
+    so that items failing the schema are set aside the same way.
 
     :param source: the source name, e.g. ``"alertmanager"``.
     :param payload: the decoded payload, already validated against the source's

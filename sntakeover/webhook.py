@@ -433,21 +433,3 @@ async def _serve(bridge: Bridge, host: str, port: int, tls: ssl.SSLContext | Non
     finally:
         await bridge.stop(runner)
     return 0
-
-
-def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("webhook", parents=[common], help="HTTP bridge for Alertmanager webhooks",
-                              description="Receive Alertmanager webhook POSTs and forward them to the daemon.")
-    p.add_argument("--listen", required=True, metavar="HOST:PORT")
-    auth = p.add_mutually_exclusive_group()
-    auth.add_argument("--token-file", help="file holding the bearer token Alertmanager sends")
-    auth.add_argument("--basic-auth-file", help="file holding user:password for basic auth")
-    auth.add_argument("--no-auth", action="store_true",
-                      help="accept POSTs without credentials (warned about at every start)")
-    p.add_argument("--tls-cert", help="PEM certificate (chain) for HTTPS")
-    p.add_argument("--tls-key", help="PEM private key for HTTPS")
-    p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
-                   help="largest accepted body (default %(default)s)")
-    p.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS, metavar="N",
-                   help="open connections at most; one more gets 503 (default %(default)s)")
-    p.set_defaults(func=run, retries=2)
