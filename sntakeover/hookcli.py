@@ -6,7 +6,8 @@ Lazy Pirate client. Exit codes:
 
 * 0 -- the daemon stored the payload (its events may be duplicates);
 * 2 -- bad arguments;
-* 3 -- no daemon answered (the message says which endpoint);
+* 3 -- no daemon answered (the message says which endpoint), or the daemon
+  could not store the event (``retry: true`` on every attempt);
 * 4 -- the daemon rejected the payload (``ok: false``; the message has the JSON path),
   or some of its items (the others were stored; each rejected item is printed);
 * 5 -- the daemon's reply was not understood.
@@ -307,6 +308,9 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
         return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_NODAEMON, a)
     except BadReply as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_BADREPLY, a)
+    if not reply.get("ok") and reply.get("retry"):
+        return _fail(source, f"sntakeover hook {source}: the daemon could not store it ({reply.get('error')}); "
+                     f"the {source} event was NOT delivered", EXIT_NODAEMON, a)
     if not reply.get("ok"):
         return _fail(source, f"sntakeover hook {source}: rejected by the daemon: {reply.get('error', reply)}", EXIT_REJECTED, a)
     events = reply.get("events") or []

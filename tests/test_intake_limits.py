@@ -253,3 +253,19 @@ def test_concurrent_requests_share_commits(intake):
     finally:
         s.close()
     assert len(commits) < 800 / 2, f"{len(commits)} transactions for 800 events"
+
+
+def test_hook_resends_on_retry_and_says_not_delivered_when_it_never_gets_stored(intake, capsys):
+    from sntakeover import hookcli
+
+    d = intake()
+    crashing = Crashing()
+    d.intake.hooks.pm.register(crashing, name="crashing")
+    rc = hookcli.main(["hook", "zabbix", "--endpoint", d.endpoint, "--timeout", "2", "--retries", "3",
+                       "--host", "sn1", "--event", "77", "--value", "1"])
+    assert rc == 3
+    assert "could not store it (internal error: RuntimeError: adapter bug)" in capsys.readouterr().err
+    assert d.intake.counters["errors"] == 3  # sent three times
+    d.intake.hooks.pm.unregister(crashing)
+    assert hookcli.main(["hook", "zabbix", "--endpoint", d.endpoint, "--host", "sn1", "--event", "77", "--value", "1"]) == 0
+    assert [e["id"] for e in d.events] == ["zabbix:77:1"]
