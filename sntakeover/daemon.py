@@ -42,6 +42,8 @@ APPLY_DELAY = 0.05
 #: seconds a thread may hold the GIL while another waits (Python's default is 5 ms): the
 #: intake thread gets it back soon after each fsync even while the engine is busy
 SWITCH_INTERVAL = 0.0005
+#: seconds between WAL checkpoints (PASSIVE: writers never wait for them)
+CHECKPOINT_INTERVAL = 1.0
 
 
 class Coalesce:
@@ -175,9 +177,10 @@ class Daemon:
         stores: list[Store] = []
         try:
             path = self.config.store_path
-            self.store = Store(path)  # the engine's
-            self.intake_store = Store(path, checkpoint=False)  # the intake's own connection; checkpoints elsewhere
-            notifier_store = Store(path)
+            # one connection each; WAL checkpoints run in a thread of their own, never inside a commit
+            self.store = Store(path, checkpoint=False)  # the engine's
+            self.intake_store = Store(path, checkpoint=False)  # the intake's
+            notifier_store = Store(path, checkpoint=False)
             stores += [self.store, self.intake_store, notifier_store]
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)
             self.notifier = Notifier(self.config, notifier_store, self.hooks, self.runner)
@@ -208,16 +211,24 @@ class Daemon:
                 lock.release()
 
     def _start_pruner(self, store: Store) -> None:
+        """Housekeeping: a PASSIVE WAL checkpoint every second, pruning every retention.prune_interval."""
         interval = self.config.get("retention", "prune_interval")
-        if not interval:
-            return
+        checkpoint_store = Store(store.path, checkpoint=False)
 
         def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    prune_config(store, self.config)
-                except Exception:  # noqa: BLE001 - pruning is housekeeping; next round retries
-                    log.exception("pruning the store failed")
+            next_prune = time.monotonic() + interval if interval else None
+            try:
+                while not self._stop.wait(CHECKPOINT_INTERVAL):
+                    try:
+                        checkpoint_store.checkpoint()
+                        if next_prune is not None and time.monotonic() >= next_prune:
+                            next_prune = time.monotonic() + interval
+                            prune_config(store, self.config)
+                    except Exception:  # noqa: BLE001 - housekeeping; the next round retries
+                        log.exception("store housekeeping failed")
+                checkpoint_store.checkpoint()
+            finally:
+                checkpoint_store.close()
 
-        self._pruner = threading.Thread(target=loop, name="prune", daemon=True)
+        self._pruner = threading.Thread(target=loop, name="housekeeping", daemon=True)
         self._pruner.start()

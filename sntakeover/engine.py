@@ -115,8 +115,9 @@ class Engine:
             self._wake.wait(1.0)
             self._wake.clear()
 
-    #: events applied in one transaction (one fsync for the whole batch)
-    APPLY_BATCH = 500
+    #: events applied in one transaction: small enough that the intake never waits long
+    #: for the write lock, large enough to cost one commit per batch in a storm
+    APPLY_BATCH = 64
 
     def apply_pending(self) -> int:
         """Apply waiting events, a batch per transaction; each also queues its ``event_recorded``.
@@ -135,7 +136,7 @@ class Engine:
             # redone, and the FULL commit that precedes any action of the engine (a
             # transition, an xCAT command) puts this apply on disk first, WAL being
             # written in order. One fsync fewer per batch, on the intake's disk.
-            self._apply_store = Store(self.store.path, synchronous="NORMAL")
+            self._apply_store = Store(self.store.path, synchronous="NORMAL", checkpoint=self.store.checkpoints)
         recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
         try:
             closed, n = self._apply_batch(pending, recorded, careful=False)

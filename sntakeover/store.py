@@ -176,10 +176,12 @@ class Store:
             ``NORMAL`` (for a connection whose commits may be redone after a
             crash: the engine's event apply; the next FULL commit of any
             connection makes them durable too, WAL being one file written in order).
-        :param checkpoint: ``False`` leaves WAL checkpoints to the other
-            connections, keeping their cost off this one's commits (the intake).
+        :param checkpoint: ``False`` turns automatic WAL checkpoints off on this
+            connection (they run inside a commit); then someone must call
+            :meth:`checkpoint` (the daemon does, every second).
         """
         self.path = Path(path)
+        self.checkpoints = checkpoint
         self._lock = threading.RLock()
         self._write = write_lock(self.path)
         try:
@@ -221,6 +223,15 @@ class Store:
                 raise
             else:
                 self.db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database without blocking writers (PASSIVE).
+
+        The daemon's connections leave automatic checkpoints off (they would run
+        inside a writer's commit, holding up the intake) and a thread calls this.
+        """
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
