@@ -137,46 +137,47 @@ class Engine:
             # transition, an xCAT command) puts this apply on disk first, WAL being
             # written in order. One fsync fewer per batch, on the intake's disk.
             self._apply_store = Store(self.store.path, synchronous="NORMAL", checkpoint=self.store.checkpoints)
+        store = self._apply_store
         recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
+
+        def apply_batch(careful: bool) -> tuple[dict[int, tuple[State, str]], int]:
+            n = 0
+            closed: dict[int, tuple[State, str]] = {}
+            held: set[str] = set()
+            with store.tx() as db:
+                for seq, event in pending:
+                    if event.servicenode in held:
+                        continue
+                    if careful:
+                        db.execute("SAVEPOINT apply_one")
+                    try:
+                        iid = apply_event(store, db, seq, event)
+                        if recorded:  # only when a plugin listens
+                            enqueue_event_recorded(db, event, iid)
+                    except Exception:
+                        if not careful:
+                            raise
+                        db.execute("ROLLBACK TO apply_one")
+                        db.execute("RELEASE apply_one")
+                        log.exception("event %s (seq %d) could not be applied; it stays pending", event.id, seq)
+                        held.add(event.servicenode)
+                        continue
+                    if careful:
+                        db.execute("RELEASE apply_one")
+                    n += 1
+                    if iid is not None:
+                        row = db.execute("SELECT state, reason FROM incidents WHERE id = ?", (iid,)).fetchone()
+                        if row is not None and State(row["state"]).terminal:
+                            closed[iid] = (State(row["state"]), row["reason"])
+            return closed, n
+
         try:
-            closed, n = self._apply_batch(pending, recorded, careful=False)
+            closed, n = apply_batch(careful=False)
         except Exception:  # noqa: BLE001 - find the bad event, apply the others
-            closed, n = self._apply_batch(pending, recorded, careful=True)
+            closed, n = apply_batch(careful=True)
         for iid, (state, reason) in closed.items():
             self._notify(iid, None, state, reason)
         return n
-
-    def _apply_batch(self, pending: list, recorded: bool, *, careful: bool) -> tuple[dict[int, tuple[State, str]], int]:
-        n = 0
-        closed: dict[int, tuple[State, str]] = {}
-        held: set[str] = set()
-        store = self._apply_store
-        with store.tx() as db:
-            for seq, event in pending:
-                if event.servicenode in held:
-                    continue
-                if careful:
-                    db.execute("SAVEPOINT apply_one")
-                try:
-                    iid = apply_event(store, db, seq, event)
-                    if recorded:  # only when a plugin listens
-                        enqueue_event_recorded(db, event, iid)
-                except Exception:
-                    if not careful:
-                        raise
-                    db.execute("ROLLBACK TO apply_one")
-                    db.execute("RELEASE apply_one")
-                    log.exception("event %s (seq %d) could not be applied; it stays pending", event.id, seq)
-                    held.add(event.servicenode)
-                    continue
-                if careful:
-                    db.execute("RELEASE apply_one")
-                n += 1
-                if iid is not None:
-                    row = db.execute("SELECT state, reason FROM incidents WHERE id = ?", (iid,)).fetchone()
-                    if row is not None and State(row["state"]).terminal:
-                        closed[iid] = (State(row["state"]), row["reason"])
-        return closed, n
 
     def schedule(self) -> None:
         for row in self.store.unfinished():
