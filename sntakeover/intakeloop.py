@@ -71,7 +71,7 @@ class IntakeLoop:
         self._stop = threading.Event()
         self._heavy: queue.Queue[Any] = queue.Queue()
         self._done: collections.deque[tuple[list[bytes], Work]] = collections.deque()
-        self._replies_ep = f"inproc://sntakeover-heavy-{id(self)}"
+        self._wake_ep = f"inproc://sntakeover-intake-wake-{id(self)}"
         self._sock: zmq.Socket | None = None
         self._pull: zmq.Socket | None = None
         self._threads: list[threading.Thread] = []
@@ -97,7 +97,7 @@ class IntakeLoop:
         self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self._pull = self.ctx.socket(zmq.PULL)
         self._pull.setsockopt(zmq.LINGER, 0)
-        self._pull.bind(self._replies_ep)
+        self._pull.bind(self._wake_ep)
         self._sock = sock
         return self.endpoint
 
@@ -209,7 +209,7 @@ class IntakeLoop:
     def _heavy_worker(self) -> None:
         wake = self.ctx.socket(zmq.PUSH)
         wake.setsockopt(zmq.LINGER, 1000)
-        wake.connect(self._replies_ep)
+        wake.connect(self._wake_ep)
         try:
             while True:
                 item = self._heavy.get()
