@@ -129,7 +129,7 @@ def bare_router(endpoint: str) -> int:
 
 def start_daemon(tmp: Path) -> tuple[subprocess.Popen, str]:
     cfg = tmp / "config.toml"
-    cfg.write_text(f'[daemon]\nstate_dir = "{tmp}/state"\nruntime_dir = "{tmp}/run"\nlog_level = "warning"\n'
+    cfg.write_text(f'[daemon]\nstate_dir = "{tmp}/state"\nruntime_dir = "{tmp}/run"\nlog_level = "error"\n'
                    f'[xcat]\npath = ["{tmp}/no-xcat"]\n[confirm]\nrounds = 2\ninterval = 600.0\n')
     proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO)
     ep = f"ipc://{tmp}/run/intake.sock"

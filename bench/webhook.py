@@ -142,7 +142,7 @@ def free_port() -> int:
 def ours(tmp: Path) -> tuple[list[subprocess.Popen], str, int]:
     tmp.mkdir(parents=True, exist_ok=True)
     cfg = tmp / "config.toml"
-    cfg.write_text(f'[daemon]\nstate_dir = "{tmp}/state"\nruntime_dir = "{tmp}/run"\nlog_level = "warning"\n'
+    cfg.write_text(f'[daemon]\nstate_dir = "{tmp}/state"\nruntime_dir = "{tmp}/run"\nlog_level = "error"\n'
                    f'[xcat]\npath = ["{tmp}/no-xcat"]\n[confirm]\nrounds = 2\ninterval = 600.0\n')
     ep = f"ipc://{tmp}/run/intake.sock"
     daemon = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO,
