@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""Intake throughput: durable-acknowledged events per second, against the ceiling.
+"""Intake throughput and latency: durable-acknowledged events against the bare ZeroMQ ceiling.
 
 In one run, with the same client threads (each a REQ socket sending one event
-and waiting for its reply, as every hook does):
+and waiting for its reply, as every hook does), against two servers that each
+run in a process of their own:
 
-1. the real daemon (``sntakeover serve``, its own process): validate against the
-   schema, commit to SQLite (WAL, synchronous=FULL), then ack;
-2. a bare ROUTER that only does ZeroMQ receive + ``json.loads`` + reply;
-3. ZeroMQ receive + ``json.loads`` alone with no reply (PUSH/PULL, one socket).
+1. the real daemon (``sntakeover serve``): limits, schema, group commit to
+   SQLite (WAL, synchronous=FULL), then the ack; the engine applies the events,
+   so the traffic includes ``sn.down`` events that open incidents and attach
+   to them (the incidents stay in ``confirming``: no xCAT here);
+2. a bare ROUTER that only does ZeroMQ receive + ``json.loads`` + reply.
 
-Prints each rate and the ratios. Usage: python bench/intake.py [--events N] [--clients K]
+Then the ack latency of both at a paced rate (default 1000 events/s), and
+optionally (``--storm N``) the time to absorb N events with 90 % duplicates.
+Prints each figure and the ratios; the temporary directory is removed.
+
+Usage: python bench/intake.py [--events N] [--clients K] [--rate R] [--storm N]
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,125 +36,189 @@ import zmq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from sntakeover.client import wait_for_daemon  # noqa: E402
+from sntakeover.client import request, wait_for_daemon  # noqa: E402
+
+SNS = ("sn1", "sn2", "sn3", "sn4")
 
 
-def event(i: int, c: int) -> bytes:
-    ev = {"id": f"bench:{c}:{i}", "kind": "sn.up", "servicenode": f"sn{i % 8 + 1}",
-          "source": {"tool": "bench", "host": "mon1", "ref": str(i)}, "time": "2026-03-04T10:15:42Z",
+def event(i: int, c: int, dup_every: int = 0) -> bytes:
+    """Every 4th event an sn.down (hard), the others sn.up; ``dup_every`` > 0 repeats ids."""
+    n = i // dup_every if dup_every else i
+    down = n % 4 == 0
+    ev = {"id": f"bench:{c}:{n}", "kind": "sn.down" if down else "sn.up", "servicenode": SNS[n % len(SNS)],
+          "source": {"tool": "bench", "host": "mon1", "ref": str(n)}, "time": "2026-03-04T10:15:42Z",
           "severity": "critical", "detail": "CRITICAL - Host Unreachable (10.1.0.1)"}
+    if down:
+        ev["state_type"] = "hard"
     return json.dumps({"v": 1, "op": "event", "event": ev}).encode()
 
 
-def drive(endpoint: str, n: int, clients: int) -> float:
-    """Send n events split over `clients` REQ sockets; return events per second."""
+def drive(endpoint: str, n: int, clients: int, *, rate: float = 0.0, dup_every: int = 0, tag: str = "") -> dict:
+    """Send n events over ``clients`` REQ sockets (paced at ``rate`` events/s in total if > 0).
+
+    Returns events/s and the ack latencies (seconds).
+    """
     ctx = zmq.Context()
     per = n // clients
     errors: list[str] = []
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    start = threading.Barrier(clients + 1)
 
     def worker(c: int) -> None:
         s = ctx.socket(zmq.REQ)
         s.setsockopt(zmq.LINGER, 0)
         s.connect(endpoint)
-        for i in range(per):
-            s.send(event(i, c))
-            if not s.poll(10000):
+        msgs = [event(i, hash((tag, c)) & 0xFFFFFF, dup_every) for i in range(per)]
+        interval = clients / rate if rate else 0.0
+        start.wait()
+        t0 = time.perf_counter() + (c * interval / clients if rate else 0.0)
+        for i, m in enumerate(msgs):
+            if rate:
+                delay = t0 + i * interval - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            sent = time.perf_counter()
+            s.send(m)
+            if not s.poll(20000):
                 errors.append("timeout")
                 break
             reply = json.loads(s.recv())
+            lat[c].append(time.perf_counter() - sent)
             if not reply.get("ok"):
                 errors.append(str(reply))
                 break
         s.close()
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in range(clients)]
-    t0 = time.perf_counter()
     for t in threads:
         t.start()
+    start.wait()
+    t0 = time.perf_counter()
     for t in threads:
         t.join()
     dt = time.perf_counter() - t0
     ctx.term()
     if errors:
         raise SystemExit(f"errors: {errors[:3]}")
-    return per * clients / dt
+    flat = sorted(x for lst in lat for x in lst)
+    return {"rate": per * clients / dt, "lat": flat, "seconds": dt}
 
 
-def bare_router(endpoint: str, stop: threading.Event, ready: threading.Event) -> None:
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def bare_router(endpoint: str) -> int:
+    """The ceiling: receive + json.loads + reply, nothing else (run as its own process)."""
     ctx = zmq.Context()
     s = ctx.socket(zmq.ROUTER)
     s.setsockopt(zmq.LINGER, 0)
     s.bind(endpoint)
-    ready.set()
     ack = b'{"ok":true}'
-    while not stop.is_set():
-        if not s.poll(200):
-            continue
+    print("ready", flush=True)
+    while True:
         frames = s.recv_multipart()
+        if frames[-1] == b"stop":
+            break
         json.loads(frames[-1])
         s.send_multipart([*frames[:-1], ack])
     s.close()
     ctx.term()
+    return 0
 
 
-def recv_loads_only(n: int) -> float:
-    ctx = zmq.Context()
-    pull = ctx.socket(zmq.PULL)
-    pull.setsockopt(zmq.LINGER, 0)
-    pull.setsockopt(zmq.RCVHWM, 0)
-    port = pull.bind_to_random_port("tcp://127.0.0.1")
-    push = ctx.socket(zmq.PUSH)
-    push.setsockopt(zmq.LINGER, 0)
-    push.setsockopt(zmq.SNDHWM, 0)
-    push.connect(f"tcp://127.0.0.1:{port}")
-    msgs = [event(i, 0) for i in range(n)]
-    for m in msgs:
-        push.send(m)
-    time.sleep(0.5)  # let the queue fill so we time receiving, not sending
-    t0 = time.perf_counter()
-    for _ in range(n):
-        json.loads(pull.recv())
-    dt = time.perf_counter() - t0
-    push.close()
-    pull.close()
-    ctx.term()
-    return n / dt
+def start_daemon(tmp: Path) -> tuple[subprocess.Popen, str]:
+    cfg = tmp / "config.toml"
+    cfg.write_text(f'[daemon]\nstate_dir = "{tmp}/state"\nruntime_dir = "{tmp}/run"\nlog_level = "error"\n'
+                   f'[xcat]\npath = ["{tmp}/no-xcat"]\n[confirm]\nrounds = 2\ninterval = 600.0\n')
+    proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO)
+    ep = f"ipc://{tmp}/run/intake.sock"
+    wait_for_daemon(ep, alive=lambda: proc.poll() is None)
+    return proc, ep
+
+
+def start_bare(tmp: Path) -> tuple[subprocess.Popen, str]:
+    ep = f"ipc://{tmp}/bare.sock"
+    proc = subprocess.Popen([sys.executable, __file__, "--bare-router", ep], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc, ep
+
+
+def stop(proc: subprocess.Popen, ep: str | None = None) -> None:
+    if ep:  # the bare router stops on a 'stop' message
+        ctx = zmq.Context()
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.LINGER, 1000)
+        s.connect(ep)
+        s.send_multipart([b"", b"stop"])
+        s.close()
+        ctx.term()
+    else:
+        proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def pending(ep: str) -> int:
+    return request({"v": 1, "op": "status"}, endpoint=ep, timeout=10, retries=2)["status"]["events_pending"]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=3000)
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--events", type=int, default=16000)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--rate", type=float, default=1000.0, help="paced rate for the latency figures (events/s)")
+    ap.add_argument("--latency-seconds", type=float, default=5.0)
+    ap.add_argument("--storm", type=int, default=0, help="also absorb N events, 90%% duplicates, from 4 clients")
+    ap.add_argument("--bare-router", metavar="ENDPOINT", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.bare_router:
+        return bare_router(args.bare_router)
+
     tmp = Path(tempfile.mkdtemp(prefix="snt-bench-"))
-    cfg = tmp / "config.toml"
-    cfg.write_text(f'[daemon]\nstate_dir = "{tmp}/state"\nruntime_dir = "{tmp}/run"\nlog_level = "warning"\n'
-                   '[confirm]\nenabled = false\n')
-    ep = f"ipc://{tmp}/run/intake.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO)
     try:
-        wait_for_daemon(ep, alive=lambda: proc.poll() is None)
-        daemon_rate = drive(ep, args.events, args.clients)
+        daemon, dep = start_daemon(tmp)
+        try:
+            drive(dep, 320, args.clients, tag="warm")
+            durable = drive(dep, args.events, args.clients, tag="tput")
+            paced_n = int(args.rate * args.latency_seconds)
+            paced = drive(dep, paced_n, args.clients, rate=args.rate, tag="paced")
+            storm = None
+            if args.storm:
+                t0 = time.perf_counter()
+                drive(dep, args.storm, 4, dup_every=10, tag="storm")
+                acked = time.perf_counter() - t0
+                while pending(dep):
+                    time.sleep(0.05)
+                storm = (acked, time.perf_counter() - t0)
+        finally:
+            stop(daemon)
+        bare, bep = start_bare(tmp)
+        try:
+            drive(bep, 320, args.clients, tag="warm")
+            ceiling = drive(bep, args.events, args.clients, tag="tput")
+            bare_paced = drive(bep, paced_n, args.clients, rate=args.rate, tag="paced")
+        finally:
+            stop(bare, bep)
     finally:
-        proc.terminate()
-        proc.wait(20)
+        shutil.rmtree(tmp, ignore_errors=True)
 
-    stop, ready = threading.Event(), threading.Event()
-    bare_ep = f"ipc://{tmp}/bare.sock"
-    t = threading.Thread(target=bare_router, args=(bare_ep, stop, ready))
-    t.start()
-    ready.wait()
-    bare_rate = drive(bare_ep, args.events, args.clients)
-    stop.set()
-    t.join()
-    raw_rate = recv_loads_only(args.events * 5)
-
-    print(f"events: {args.events}, clients: {args.clients}, cpus: {os.cpu_count()}")
-    print(f"daemon, durable ack (schema + SQLite WAL fsync + reply): {daemon_rate:10.0f} events/s")
-    print(f"bare ROUTER, recv + json.loads + reply (same clients):  {bare_rate:10.0f} events/s")
-    print(f"recv + json.loads alone (PULL, no reply):               {raw_rate:10.0f} events/s")
-    print(f"ratio daemon / bare ROUTER:    {daemon_rate / bare_rate:.3f}")
-    print(f"ratio daemon / recv+loads:     {daemon_rate / raw_rate:.3f}")
+    print(f"events: {args.events}, clients: {args.clients} (REQ, one thread each), cpus: {os.cpu_count()}; "
+          f"traffic: 1 in 4 sn.down (hard), the rest sn.up")
+    print(f"daemon, durable ack (limits + schema + group commit, WAL fsync): {durable['rate']:8.0f} events/s")
+    print(f"bare ROUTER in its own process (recv + json.loads + reply):     {ceiling['rate']:8.0f} events/s")
+    print(f"ratio daemon / bare ROUTER:                                     {durable['rate'] / ceiling['rate']:8.3f}")
+    print(f"ack latency at {args.rate:.0f} events/s ({paced_n} events), daemon:      "
+          f"p50 {pct(paced['lat'], 0.5):6.2f} ms  p99 {pct(paced['lat'], 0.99):6.2f} ms  "
+          f"(achieved {paced['rate']:.0f}/s)")
+    print(f"ack latency at {args.rate:.0f} events/s ({paced_n} events), bare ROUTER: "
+          f"p50 {pct(bare_paced['lat'], 0.5):6.2f} ms  p99 {pct(bare_paced['lat'], 0.99):6.2f} ms")
+    if storm:
+        print(f"storm: {args.storm} events (90% duplicates, 4 clients): all acked in {storm[0]:.1f} s, "
+              f"all applied in {storm[1]:.1f} s")
     return 0
 
 

@@ -221,8 +221,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                             blocked=cfg.get("daemon", "plugins_blocked"))
     for name, why in sorted(pm.failures.items()):
         print(f"warning: plugin {name} is not loaded: {why}", file=sys.stderr)
-    for warning in check_options(cfg, Hooks(pm).options_schemas()):
+    hooks = Hooks(pm)
+    for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
+    from .preflight import missing_commands
+
+    missing = missing_commands(cfg, hooks)
+    for line in missing:
+        print(f"sntakeover check-config: {line}", file=sys.stderr)
+    if missing:
+        return EXIT_FAIL
     print(f"configuration {cfg.source}: OK")
     print(f"  endpoint {cfg.endpoint}")
     print(f"  store    {cfg.store_path}")
@@ -311,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_plugins)
+
+    from .retention import register as register_prune
+
+    register_prune(sub)
 
     sp = sub.add_parser("demo", help="run a takeover on a simulated 64-node cluster and print the result")
     sp.add_argument("--nodes", type=int, default=64)

@@ -2,8 +2,9 @@
 
 A request is sent, the socket is polled for the reply with a timeout; with no
 reply the socket is closed with LINGER 0 and reopened, and the same request is
-sent again, up to ``retries`` times. Resending is safe because the daemon
-de-duplicates on the event id.
+sent again, up to ``retries`` times. A reply with ``retry: true`` (a store or
+internal error: nothing was stored) is sent again the same way. Resending is
+safe because the daemon de-duplicates on the event id.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def request(
                             raise BadReply(f"reply is not JSON: {raw[:200]!r}") from exc
                         if not isinstance(reply, dict):
                             raise BadReply(f"reply is not a JSON object: {raw[:200]!r}")
+                        if reply.get("retry") and attempt < retries:  # nothing was stored: send it again
+                            log.debug("daemon asked for a retry: %s", reply.get("error"))
+                            time.sleep(min(timeout, 0.2 * attempt))
+                            break
                         return reply
                 log.debug("no reply from %s on attempt %d/%d", endpoint, attempt, retries)
             finally:

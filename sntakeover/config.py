@@ -115,6 +115,25 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "report": (False, "Also run updatenode <nodes> -P <report_script> and check the server each node reports."),
         "report_script": ("sntakeover-report", "The postscript for verify.report (hooks/xcat/sntakeover-report)."),
     },
+    "intake": {
+        "max_message": (8 * 1024 * 1024, "Largest request in bytes; a larger one gets ok:false naming this limit."),
+        "max_nodes": (100000, "Most compute nodes one event may list."),
+        "max_depth": (32, "Deepest JSON nesting a request may have."),
+        "max_detail": (4096, "Longest 'detail' text of an event, in characters."),
+        "max_batch": (1000, "Most requests in one 'batch' request (the HTTP bridge sends those)."),
+        "offload_bytes": (65536, "Requests larger than this are decoded and validated off the socket thread."),
+    },
+    "notify": {
+        "timeout": (30.0, "Seconds one notifier plugin may take for one notification before it counts as failed."),
+        "retries": (5, "Attempts per notification and plugin before giving up on it (logged with the plugin's name)."),
+        "backoff": (1.0, "Seconds before the first retry; doubled for each further attempt."),
+        "backoff_max": (300.0, "Longest wait between two attempts."),
+    },
+    "retention": {
+        "raw_days": (30, "Days to keep raw monitoring payloads; 0 = keep for ever."),
+        "events_days": (90, "Days to keep processed events that no incident references; 0 = keep for ever."),
+        "prune_interval": (86400.0, "Seconds between the daemon's own prune runs; 0 = only 'sntakeover prune'."),
+    },
     "adapters": {},
     "plugins": {},
 }
@@ -248,6 +267,11 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         if not isinstance(cap, int):
             raise ConfigError(f"{source}: backup.capacity_per_sn.{sn}: expected an integer, got {cap!r}")
 
+    for key in ("max_message", "max_nodes", "max_depth", "max_detail", "max_batch"):
+        if data["intake"][key] < 1:
+            raise ConfigError(f"{source}: intake.{key} must be at least 1")
+    if data["notify"]["timeout"] <= 0 or data["notify"]["retries"] < 1:
+        raise ConfigError(f"{source}: notify.timeout must be positive and notify.retries at least 1")
 
 def _validate_remote(data: dict[str, dict[str, Any]], source: str) -> None:
     """The runner choice, and the paths that end up in a (remote) shell command line."""

@@ -1,41 +1,78 @@
 """``sntakeover serve``: the long-running daemon.
 
-The intake loop in the main thread owns the ROUTER socket (one owner per
-socket), polls with a timeout so it notices a stop request, and replies only
-after :class:`~sntakeover.intake.Intake` has committed the event. The engine
-runs in its own threads. SIGTERM/SIGINT stop gracefully; a second one stops at
-once (incidents resume on the next start).
+The intake loop (:mod:`sntakeover.intakeloop`) runs in the main thread and owns
+the ROUTER socket (one owner per socket); it replies only after the group
+commit. The engine, the notifier (:mod:`sntakeover.outbox`) and the intake each
+have their own store connection. SIGTERM/SIGINT stop gracefully; a second one
+stops at once (incidents resume on the next start).
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import signal
 import stat
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import zmq
-
 from . import __version__
 from .config import Config, check_options
 from .engine import Engine
-from .errors import AlreadyRunning, SntakeoverError
+from .errors import AlreadyRunning
 from .intake import Intake
+from .intakeloop import IntakeLoop
+from .outbox import Notifier
 from .plugins import Hooks, get_plugin_manager, plugin_names
+from .preflight import missing_commands
+from .retention import prune_config
 from .runner import Runner, make_runner
-from .store import Store
+from .store import Store, tighten
 from .validation import load_validators
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 500
-MAX_MESSAGE = 8 * 1024 * 1024
+
+#: seconds the engine waits after a commit before applying, so a storm is applied in batches
+APPLY_DELAY = 0.05
+#: seconds a thread may hold the GIL while another waits (Python's default is 5 ms): the
+#: intake thread gets it back soon after each fsync even while the engine is busy
+SWITCH_INTERVAL = 0.0005
+#: seconds between WAL checkpoints (PASSIVE: writers never wait for them)
+CHECKPOINT_INTERVAL = 1.0
+
+
+class Coalesce:
+    """Call ``fn`` once, ``delay`` seconds after the first of any number of calls.
+
+    The intake wakes the engine after every group commit; letting the wake-ups
+    of the next ``delay`` seconds join one keeps the engine's apply transactions
+    (each an fsync) from alternating one for one with the intake's commits.
+    """
+
+    def __init__(self, fn: Any, delay: float) -> None:
+        self.fn = fn
+        self.delay = delay
+        self._armed = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._armed:
+                return
+            self._armed = True
+        t = threading.Timer(self.delay, self._fire)
+        t.daemon = True
+        t.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._armed = False
+        self.fn()
 
 
 class Lock:
@@ -45,6 +82,7 @@ class Lock:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        tighten(path, 0o640)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -76,22 +114,29 @@ class Daemon:
         self.hooks = Hooks(self.pm)
         for warning in check_options(config, self.hooks.options_schemas()):
             log.warning("%s", warning)
+        for missing in missing_commands(config, self.hooks):
+            log.warning("%s", missing)
         self.runner = runner or make_runner(config)
         self._stop = threading.Event()
         self._signals = 0
         self.started = time.time()
         self.locks: list[Lock] = []
         self.store: Store | None = None
+        self.intake_store: Store | None = None
         self.engine: Engine | None = None
+        self.notifier: Notifier | None = None
+        self.intake_loop: IntakeLoop | None = None
+        self._pruner: threading.Thread | None = None
 
     def status(self) -> dict[str, Any]:
-        assert self.store is not None and self.engine is not None
+        assert self.intake_store is not None and self.engine is not None
         from . import controls
         from .records import explain
 
-        open_rows = self.store.unfinished()
-        pause = controls.get(self.store, controls.PAUSE)
-        breaker = controls.get(self.store, controls.BREAKER)
+        st = self.intake_store
+        open_rows = st.unfinished()
+        pause = controls.get(st, controls.PAUSE)
+        breaker = controls.get(st, controls.BREAKER)
         return {
             "version": __version__,
             "pid": os.getpid(),
@@ -101,13 +146,13 @@ class Daemon:
             "paused": {"by": pause.by, "since": pause.since, "reason": pause.reason} if pause else None,
             "breaker": {"since": breaker.since, "reason": breaker.reason} if breaker else None,
             "maintenance": [{"servicenode": m.servicenode, "until": m.until, "by": m.by, "reason": m.reason}
-                            for m in controls.all_maintenance(self.store)],
+                            for m in controls.all_maintenance(st)],
             "open_incidents": [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"],
                                 "why": explain(r)} for r in open_rows],
             "working_on": self.engine.busy(),
             "plugins": plugin_names(self.pm),
             "plugin_failures": dict(getattr(self.pm, "failures", {})),
-            **self.store.counts(),
+            **st.counts(),
         }
 
     def request_stop(self, signum: int | None = None, frame: Any = None) -> None:
@@ -117,10 +162,13 @@ class Daemon:
             os._exit(1)
         log.info("stopping (signal %s)", signum)
         self._stop.set()
+        if self.intake_loop is not None:
+            self.intake_loop.request_stop()
 
     def _acquire(self) -> None:
         state_dir = self.config.state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        tighten(state_dir, 0o750)
         self.locks.append(Lock(state_dir / "sntakeover.lock", "the state directory"))
         ep = self.config.endpoint
         if ep.startswith("ipc://"):
@@ -132,68 +180,64 @@ class Daemon:
 
     def serve(self, *, install_signals: bool = True) -> int:
         self._acquire()
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        stores: list[Store] = []
         try:
-            self.store = Store(self.config.store_path)
+            path = self.config.store_path
+            # one connection each; WAL checkpoints run in a thread of their own, never inside a commit
+            self.store = Store(path, checkpoint=False)  # the engine's
+            self.intake_store = Store(path, checkpoint=False)  # the intake's
+            notifier_store = Store(path, checkpoint=False)
+            stores += [self.store, self.intake_store, notifier_store]
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)
-            intake = Intake(
-                self.config, self.store, self.validators, self.hooks, on_stored=self.engine.wake, status=self.status,
-                control=self.engine.control,
-            )
+            self.notifier = Notifier(self.config, notifier_store, self.hooks, self.runner)
+            intake = Intake(self.config, self.intake_store, self.validators, self.hooks,
+                            on_stored=Coalesce(self.engine.wake, APPLY_DELAY), status=self.status,
+                            control=self.engine.control)
+            self.intake_loop = IntakeLoop(intake, self.config.endpoint,
+                                          offload_bytes=self.config.get("intake", "offload_bytes"))
+            self.intake_loop.bind()
             if install_signals:
                 signal.signal(signal.SIGTERM, self.request_stop)
                 signal.signal(signal.SIGINT, self.request_stop)
             pending = len(self.store.unfinished())
+            self.notifier.start()
             self.engine.start()
+            self._start_pruner(notifier_store)
             log.info("sntakeover %s listening on %s (store %s, %d unfinished incident(s) to resume)",
                      __version__, self.config.endpoint, self.config.store_path, pending)
-            self._intake_loop(intake)
+            if not self._stop.is_set():
+                self.intake_loop.run()
             self.engine.stop(timeout=10.0)
+            self.notifier.stop(timeout=5.0)
             log.info("stopped")
             return 0
         finally:
             self.runner.close()
-            if self.store is not None:
-                self.store.close()
+            for s in stores:
+                s.close()
             for lock in self.locks:
                 lock.release()
 
-    def _intake_loop(self, intake: Intake) -> None:
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.ROUTER)
-        sock.setsockopt(zmq.LINGER, 1000)
-        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
-        sock.setsockopt(zmq.SNDTIMEO, 1000)
-        old_umask = os.umask(0o007)
-        try:
-            sock.bind(self.config.endpoint)
-        except zmq.ZMQError as exc:
-            sock.close(linger=0)
-            ctx.term()
-            raise SntakeoverError(f"cannot bind {self.config.endpoint}: {exc}") from exc
-        finally:
-            os.umask(old_umask)
-        try:
-            while not self._stop.is_set():
-                if not sock.poll(POLL_MS, zmq.POLLIN):
-                    continue
-                try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    continue
-                if len(frames) < 2:
-                    intake.count("malformed")
-                    continue
-                reply = intake.handle(frames[-1])
-                try:
-                    sock.send_multipart([*frames[:-1], _encode(reply)])
-                except zmq.ZMQError as exc:  # the client went away; it will resend
-                    intake.count("unroutable")
-                    log.debug("reply not delivered: %s", exc)
-        finally:
-            sock.close(linger=1000)
-            ctx.term()
+    def _start_pruner(self, store: Store) -> None:
+        """Housekeeping: a PASSIVE WAL checkpoint every second, pruning every retention.prune_interval."""
+        interval = self.config.get("retention", "prune_interval")
+        checkpoint_store = Store(store.path, checkpoint=False)
 
+        def loop() -> None:
+            next_prune = time.monotonic() + interval if interval else None
+            try:
+                while not self._stop.wait(CHECKPOINT_INTERVAL):
+                    try:
+                        checkpoint_store.checkpoint()
+                        if next_prune is not None and time.monotonic() >= next_prune:
+                            next_prune = time.monotonic() + interval
+                            prune_config(store, self.config)
+                    except Exception:  # noqa: BLE001 - housekeeping; the next round retries
+                        log.exception("store housekeeping failed")
+                checkpoint_store.checkpoint()
+            finally:
+                checkpoint_store.close()
 
-def _encode(reply: dict[str, Any]) -> bytes:
-    return json.dumps(reply, separators=(",", ":")).encode()
+        self._pruner = threading.Thread(target=loop, name="housekeeping", daemon=True)
+        self._pruner.start()

@@ -141,11 +141,10 @@ class Gates:
 
     def looking_down(self, window: float) -> list[str]:
         """SNs with an open incident, or one that ended (moved nodes or failed) within ``window``
-        seconds and has not been reported up since."""
+        seconds and has not been seen answering again since."""
         rows = self.store.query(
             "SELECT DISTINCT i.servicenode FROM incidents i WHERE i.state NOT IN (?, ?) AND (i.closed IS NULL OR"
-            " (i.closed >= ? AND NOT EXISTS (SELECT 1 FROM events e WHERE e.incident_id = i.id AND e.kind = 'sn.up'"
-            " AND e.received >= i.closed))) ORDER BY i.servicenode",
+            " (i.closed >= ? AND json_extract(i.evidence, '$.ended') IS NULL)) ORDER BY i.servicenode",
             (State.CANCELLED.value, State.SUPPRESSED.value, after(-window)))
         return [r[0] for r in rows]
 

@@ -6,8 +6,10 @@ Lazy Pirate client. Exit codes:
 
 * 0 -- the daemon stored the payload (its events may be duplicates);
 * 2 -- bad arguments;
-* 3 -- no daemon answered (the message says which endpoint);
-* 4 -- the daemon rejected the payload (``ok: false``; the message has the JSON path);
+* 3 -- no daemon answered (the message says which endpoint), or the daemon
+  could not store the event (``retry: true`` on every attempt);
+* 4 -- the daemon rejected the payload (``ok: false``; the message has the JSON path),
+  or some of its items (the others were stored; each rejected item is printed);
 * 5 -- the daemon's reply was not understood.
 
 ``hook monit`` is special: monit never waits for the program it execs, so the
@@ -91,27 +93,49 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 # -- payload builders -----------------------------------------------------------
 
 
+#: Nagios environment macros (enable_environment_macros=1) for a host and a service handler
+NAGIOS_MACROS = {
+    False: {"state": "HOSTSTATE", "state_type": "HOSTSTATETYPE", "attempt": "HOSTATTEMPT",
+            "max_attempts": "MAXHOSTATTEMPTS", "downtime": "HOSTDOWNTIME", "problem_id": "HOSTPROBLEMID",
+            "last_problem_id": "LASTHOSTPROBLEMID", "last_state_change": "LASTHOSTSTATECHANGE",
+            "output": "HOSTOUTPUT"},
+    True: {"state": "SERVICESTATE", "state_type": "SERVICESTATETYPE", "attempt": "SERVICEATTEMPT",
+           "max_attempts": "MAXSERVICEATTEMPTS", "downtime": "SERVICEDOWNTIME", "problem_id": "SERVICEPROBLEMID",
+           "last_problem_id": "LASTSERVICEPROBLEMID", "last_state_change": "LASTSERVICESTATECHANGE",
+           "output": "SERVICEOUTPUT"},
+}
+
+
 def nagios_payload(a: argparse.Namespace) -> dict[str, Any]:
-    """From the command line, else NAGIOS_* (enable_environment_macros=1)."""
+    """From the command line, else NAGIOS_* (enable_environment_macros=1).
+
+    A service handler (``--service``, or ``NAGIOS_SERVICEDESC`` set) reads the
+    SERVICE macros: the host's are those of the SN's host object, whose state
+    type, attempt and problem id say nothing about the service's outage.
+    """
     host = a.host or _env("NAGIOS_HOSTNAME")
-    state = a.state or _env("NAGIOS_SERVICESTATE" if a.service else "NAGIOS_HOSTSTATE")
+    service = a.service or _env("NAGIOS_SERVICEDESC")
+    m = {k: f"NAGIOS_{v}" for k, v in NAGIOS_MACROS[bool(service)].items()}
+    state = a.state or _env(m["state"])
     if not host or not state:
-        raise UsageError("--host and --state are required ($HOSTNAME$ and $HOSTSTATE$)")
-    attempt, maxa = _attempts(a.attempt or _env("NAGIOS_HOSTATTEMPT"), a.max_attempts or _env("NAGIOS_MAXHOSTATTEMPTS"))
+        what = "$SERVICESTATE$" if service else "$HOSTSTATE$"
+        raise UsageError(f"--host and --state are required ($HOSTNAME$ and {what})")
+    attempt, maxa = _attempts(a.attempt or _env(m["attempt"]), a.max_attempts or _env(m["max_attempts"]))
     return _drop_none(
         {
             "host": host,
-            "address": a.address,
-            "service": a.service,
+            "address": a.address or _env("NAGIOS_HOSTADDRESS"),
+            "service": service,
             "state": state.strip().upper(),
-            "state_type": _state_type(a.state_type or _env("NAGIOS_HOSTSTATETYPE")),
+            "state_type": _state_type(a.state_type or _env(m["state_type"])),
             "attempt": attempt,
             "max_attempts": maxa,
-            "downtime": _int(a.downtime or _env("NAGIOS_HOSTDOWNTIME"), "--downtime", 0),
-            "problem_id": _int(a.problem_id or _env("NAGIOS_HOSTPROBLEMID"), "--problem-id"),
-            "last_problem_id": _int(a.last_problem_id or _env("NAGIOS_LASTHOSTPROBLEMID"), "--last-problem-id"),
+            "downtime": _int(a.downtime or _env(m["downtime"]), "--downtime", 0),
+            "problem_id": _int(a.problem_id or _env(m["problem_id"]), "--problem-id"),
+            "last_problem_id": _int(a.last_problem_id or _env(m["last_problem_id"]), "--last-problem-id"),
+            "last_state_change": _int(a.last_state_change or _env(m["last_state_change"]), "--last-state-change"),
             "time": _int(a.time or _env("NAGIOS_TIMET"), "--time", int(time.time())),
-            "output": a.output,
+            "output": a.output or _env(m["output"]),
             "reporter": socket.gethostname(),
         }
     )
@@ -166,30 +190,45 @@ def zabbix_payload(a: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def monit_since(state_dir: Path | None, service: str, direction: str, now: int) -> int:
-    """Return when the current direction of ``service`` began, remembering it in ``state_dir``.
+#: a remembered direction older than this (seconds since it was last seen) starts a new outage
+MAX_GAP = 3600
 
-    A repeated ``down`` (monit's ``repeat every N cycles``) gets the time of the
-    first one. Without a usable state directory the time is rounded down to 10
-    minutes, which still collapses most repeats.
+
+def direction_since(state_dir: Path | None, key: str, direction: str, now: int, max_gap: int = MAX_GAP) -> int:
+    """Return when the current direction of ``key`` began, remembering it in ``state_dir``.
+
+    A repeated ``down`` (monit's ``repeat every N cycles``, xcatmon's cron) gets
+    the time of the first one, so all repeats of one outage share an id. A
+    change of direction, or a gap of more than ``max_gap`` seconds since the
+    same direction was last reported (the recovery in between was never seen),
+    starts a new one. Without a usable state directory every call is its own
+    (``now``): repeats are then separate events, but two outages never share
+    an id.
     """
     if state_dir is not None:
         try:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            safe = re.sub(r"[^A-Za-z0-9._-]", "_", service)[:100]
+            safe = re.sub(r"[^A-Za-z0-9._-]", "_", key)[:100]
             with open(state_dir / f"{safe}.state", "a+", encoding="ascii") as f:
                 fcntl.flock(f, fcntl.LOCK_EX)
                 f.seek(0)
                 prev = f.read().split()
-                if len(prev) == 2 and prev[0] == direction and prev[1].isdigit():
-                    return int(prev[1])
+                nums = [int(x) for x in prev[1:3] if x.isdigit()]
+                last = nums[-1] if nums else None
+                if prev[:1] == [direction] and last is not None and now - last <= max_gap:
+                    since = nums[0]  # a repeat of the current outage (or recovery)
+                else:  # a new one; never the 'since' of an earlier one, even within one second
+                    since = now if last is None else max(now, last + 1)
                 f.seek(0)
                 f.truncate()
-                f.write(f"{direction} {now}\n")
-                return now
+                f.write(f"{direction} {since} {max(now, since)}\n")
+                return since
         except OSError:
             pass
-    return now - now % 600
+    return now
+
+
+monit_since = direction_since
 
 
 def monit_payload(a: argparse.Namespace) -> dict[str, Any]:
@@ -202,7 +241,7 @@ def monit_payload(a: argparse.Namespace) -> dict[str, Any]:
         {
             "service": service,
             "direction": a.direction,
-            "since": monit_since(Path(sd) if sd != "-" else None, service, a.direction, now),
+            "since": direction_since(Path(sd) if sd != "-" else None, service, a.direction, now, a.max_gap),
             "time": now,
             "event": _env("MONIT_EVENT"),
             "description": (_env("MONIT_DESCRIPTION") or "")[:4096] or None,
@@ -223,14 +262,16 @@ def regnotif_payload(a: argparse.Namespace) -> dict[str, Any]:
     text = _read_stdin()
     if not text.strip():
         raise UsageError("nothing on standard input (xcatd writes the table change there)")
-    return {"text": text, "time": int(time.time()), "reporter": socket.gethostname()}
+    return {"text": text, "time": int(time.time()), "reporter": socket.gethostname(), "nonce": os.urandom(8).hex()}
 
 
 STATUS_LINE = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*:\s*(?:nodelist\.status\s*:\s*)?(.*?)\s*$")
 
 
 def xcatmon_payload(a: argparse.Namespace) -> dict[str, Any]:
-    statuses: list[dict[str, str]] = []
+    from .adapters.xcatmon import direction
+
+    statuses: list[dict[str, Any]] = []
     if a.node:
         if not a.status:
             raise UsageError("--node needs --status")
@@ -242,7 +283,14 @@ def xcatmon_payload(a: argparse.Namespace) -> dict[str, Any]:
                 statuses.append({"node": m.group(1), "status": m.group(2)[:255]})
     if not statuses:
         raise UsageError("no 'node: status' lines on standard input and no --node/--status")
-    return {"statuses": statuses, "time": int(time.time()), "reporter": socket.gethostname()}
+    now = int(time.time())
+    sd = a.state_dir or _env("SNTAKEOVER_HOOK_STATE") or "/var/tmp/sntakeover-xcatmon"
+    state_dir = Path(sd) if sd != "-" else None
+    for entry in statuses:
+        d = direction(entry["status"])
+        if d is not None and state_dir is not None:
+            entry["since"] = direction_since(state_dir, entry["node"], d, now, a.max_gap)
+    return {"statuses": statuses, "time": now, "reporter": socket.gethostname()}
 
 
 # -- sending --------------------------------------------------------------------
@@ -260,9 +308,16 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
         return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_NODAEMON, a)
     except BadReply as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_BADREPLY, a)
+    if not reply.get("ok") and reply.get("retry"):
+        return _fail(source, f"sntakeover hook {source}: the daemon could not store it ({reply.get('error')}); "
+                     f"the {source} event was NOT delivered", EXIT_NODAEMON, a)
     if not reply.get("ok"):
         return _fail(source, f"sntakeover hook {source}: rejected by the daemon: {reply.get('error', reply)}", EXIT_REJECTED, a)
     events = reply.get("events") or []
+    rejected = reply.get("rejected") or []
+    for item in rejected:
+        print(f"sntakeover hook {source}: item rejected by the daemon: {item.get('path')}: {item.get('error')}",
+              file=sys.stderr)
     if not quiet:
         if events:
             for ev in events:
@@ -270,6 +325,9 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
                 print(f"sntakeover: accepted {ev.get('id')}{dup}")
         else:
             print("sntakeover: recorded, no event")
+    if rejected:
+        return _fail(source, f"sntakeover hook {source}: {len(rejected)} item(s) rejected, {len(events)} stored",
+                     EXIT_REJECTED, a)
     return EXIT_OK
 
 
@@ -295,7 +353,8 @@ def _add_nagios_like(p: argparse.ArgumentParser, icinga: bool) -> None:
     p.add_argument("--attempt", help="$HOSTATTEMPT$, or $HOSTATTEMPT$/$MAXHOSTATTEMPTS$")
     p.add_argument("--max-attempts", dest="max_attempts", help="$MAXHOSTATTEMPTS$")
     p.add_argument("--downtime", help="$HOSTDOWNTIME$ / $host.downtime_depth$ (depth; > 0 = in downtime)")
-    p.add_argument("--service", help="$SERVICEDESC$ when the handler is on a service check (e.g. xcatd)")
+    p.add_argument("--service", help="$SERVICEDESC$ when the handler is on a service check (e.g. xcatd); "
+                   "then give the SERVICE macros ($SERVICESTATE$, $SERVICESTATETYPE$, $SERVICEPROBLEMID$...)")
     p.add_argument("--time", help="$TIMET$ (Unix time; default now)")
     p.add_argument("--output", help="$HOSTOUTPUT$")
     if icinga:
@@ -303,8 +362,10 @@ def _add_nagios_like(p: argparse.ArgumentParser, icinga: bool) -> None:
         p.add_argument("--check-source", dest="check_source", help="$host.check_source$")
     else:
         p.add_argument("--address", help="$HOSTADDRESS$")
-        p.add_argument("--problem-id", dest="problem_id", help="$HOSTPROBLEMID$")
-        p.add_argument("--last-problem-id", dest="last_problem_id", help="$LASTHOSTPROBLEMID$")
+        p.add_argument("--problem-id", dest="problem_id", help="$HOSTPROBLEMID$ (or $SERVICEPROBLEMID$)")
+        p.add_argument("--last-problem-id", dest="last_problem_id", help="$LASTHOSTPROBLEMID$ (or $LASTSERVICEPROBLEMID$)")
+        p.add_argument("--last-state-change", dest="last_state_change",
+                       help="$LASTHOSTSTATECHANGE$ (or $LASTSERVICESTATECHANGE$): names the outage without a problem id")
 
 
 def register(subparsers: Any) -> None:
@@ -340,6 +401,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--state-dir", dest="state_dir",
                    help="where to remember when the current direction began (default $SNTAKEOVER_HOOK_STATE "
                    "or /var/tmp/sntakeover-monit; '-' for none)")
+    p.add_argument("--max-gap", dest="max_gap", type=int, default=MAX_GAP,
+                   help="seconds without a report after which a 'down' counts as a new outage (default %(default)s)")
     p.set_defaults(func=lambda a: _send("monit", monit_payload, a), syslog=True)
 
     p = tools.add_parser("regnotif", parents=[common], help="xCAT table-change notification (stdin)")
@@ -349,11 +412,38 @@ def register(subparsers: Any) -> None:
     p.add_argument("--node")
     p.add_argument("--status")
     p.add_argument("--statustime")
+    p.add_argument("--state-dir", dest="state_dir",
+                   help="where to remember when each node's current status began (default $SNTAKEOVER_HOOK_STATE "
+                   "or /var/tmp/sntakeover-xcatmon; '-' for none)")
+    p.add_argument("--max-gap", dest="max_gap", type=int, default=MAX_GAP,
+                   help="seconds without a report after which a 'down' counts as a new outage (default %(default)s)")
     p.set_defaults(func=lambda a: _send("xcatmon", xcatmon_payload, a))
 
-    from . import webhook
+    _register_webhook(subparsers, _common())
 
-    webhook.register(subparsers, _common())
+
+def _run_webhook(args: argparse.Namespace) -> int:
+    from . import webhook  # aiohttp is imported only by the bridge, never by a hook run
+
+    return webhook.run(args)
+
+
+def _register_webhook(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("webhook", parents=[common], help="HTTP bridge for Alertmanager webhooks",
+                              description="Receive Alertmanager webhook POSTs and forward them to the daemon.")
+    p.add_argument("--listen", required=True, metavar="HOST:PORT")
+    auth = p.add_mutually_exclusive_group()
+    auth.add_argument("--token-file", help="file holding the bearer token Alertmanager sends")
+    auth.add_argument("--basic-auth-file", help="file holding user:password for basic auth")
+    auth.add_argument("--no-auth", action="store_true",
+                      help="accept POSTs without credentials (warned about at every start)")
+    p.add_argument("--tls-cert", help="PEM certificate (chain) for HTTPS")
+    p.add_argument("--tls-key", help="PEM private key for HTTPS")
+    p.add_argument("--max-body", type=int, default=4 * 1024 * 1024, metavar="BYTES",
+                   help="largest accepted body (default %(default)s)")
+    p.add_argument("--max-connections", type=int, default=256, metavar="N",
+                   help="open connections at most; one more gets 503 (default %(default)s)")
+    p.set_defaults(func=_run_webhook, retries=2)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,9 +13,15 @@ docstring starts with the hook's calling convention:
 * **Collecting hook**: every plugin is called, each on its own; the core
   gathers the results. One that raises does not stop the others (what its
   failure means is said per hook). ``wrapper=True`` is refused at registration.
-* **Notification hook**: every plugin is called, each on its own; the return
-  value is ignored and an exception is logged and noted on the incident, never
-  stopping the other plugins or the incident. ``wrapper=True`` is refused.
+  The configuration hooks (``sntakeover_options_schema``,
+  ``sntakeover_required_commands``) let ``sntakeover check-config`` check a
+  plugin's options and the programs it runs before anything starts.
+* **Notification hook** (``sntakeover_notify``, ``sntakeover_event_recorded``):
+  never called on the intake or engine threads: the engine writes them to a
+  durable outbox and the notifier thread (:mod:`sntakeover.outbox`) calls each
+  plugin on its own, with a timeout, retries and backoff. One failing or
+  hanging notifier never stops the others or the incident; the return value is
+  ignored. ``wrapper=True`` is refused.
 
 ``ctx`` is a :class:`sntakeover.context.Context`: the configuration
 (``ctx.config``), the runner for xCAT commands on the MN (``ctx.xcat(*argv)``,
@@ -67,8 +73,17 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
     """Decision hook: turn a monitoring tool's own payload into normalised events.
 
     Called for ``op: raw`` requests (the Alertmanager bridge, the Nagios, Icinga 2,
-    Zabbix and monit hooks, ``regnotif``), in the intake thread, before the
-    reply: keep it fast and free of I/O.
+    Zabbix and monit hooks, ``regnotif``), in the intake path, before the
+    reply: keep it fast and free of I/O. The adapter for ``source`` returns a
+    list of event dicts (possibly empty, for a payload that is recorded but means
+    nothing, such as a reminder); adapters for other sources return ``None``.
+    Each returned dict is validated against ``event.v1`` afterwards. For a
+    payload of several items (Alertmanager's alerts), an item the adapter
+    cannot read is returned in the list as an
+    :class:`~sntakeover.errors.EventRejected` with its path
+    (``$.alerts[1].labels``): it is reported, and the other items are stored.
+    A source schema may name its item list (``"x-sntakeover-items": "alerts"``)
+    so that items failing the schema are set aside the same way.
 
     :param source: the source name, e.g. ``"alertmanager"``.
     :param payload: the decoded payload, already validated against the source's
@@ -85,13 +100,18 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
 
 @hookspec
 def sntakeover_event_recorded(event: Event, incident_id: int | None) -> None:
-    """Notification hook: an event was stored (after the acknowledgement was sent).
+    """Notification hook: a new event was stored, acknowledged and applied.
 
-    Called in the intake thread for every accepted, non-duplicate event.
+    Delivered by the notifier thread from the durable outbox, never on the
+    intake or engine threads: after the commit and the acknowledgement, once
+    the engine has applied the event. Duplicates are not delivered again.
+    Every plugin is called on its own, with ``notify.timeout``; a failure is
+    retried (``notify.retries``, with backoff) and logged with the plugin's
+    name. Delivery is at least once: after a crash an event may come again.
 
-    :param event: the stored :class:`~sntakeover.model.Event`.
-    :param incident_id: the incident it was applied to, or ``None`` when it is
-        not applied yet (the engine applies stored events right after).
+    :param event: the event as stored.
+    :param incident_id: the incident the event was applied to (opened,
+        attached to, cancelled...), or ``None`` when it touched none.
     """
 
 
@@ -213,17 +233,40 @@ def sntakeover_verify(
 def sntakeover_notify(incident: Incident, transition: dict[str, Any], ctx: Context) -> None:
     """Notification hook: the incident changed state.
 
-    Called after the change is committed, for every change (a notifier filters
-    what it sends itself). Build what you send from the arguments only (see
-    :func:`sntakeover.notifytext.message`), never by opening the store, and
-    bound your own time (a timeout per notifier).
+    Delivered by the notifier thread from the durable outbox (after the
+    change was committed), one plugin at a time with ``notify.timeout``: a
+    plugin that hangs never holds up another plugin or the engine. A failure is
+    retried (``notify.retries``, with backoff) and logged with the plugin's
+    name; when it gives up, a note on the incident's timeline says so. Called
+    for every change (a notifier filters what it sends itself). Build what you
+    send from the arguments only (see :func:`sntakeover.notifytext.message`),
+    never by opening the store.
 
     :param incident: the incident after the change; ``incident.progress``
         (:class:`~sntakeover.model.NodeProgress`) lists the nodes moved (verified),
         failed, still pending and skipped.
     :param transition: ``from`` (the previous state, ``None`` for an incident
-        that was created in its final state), ``to``, ``reason`` and ``time``
-        (RFC 3339).
+        that was created in its final state), ``to``, ``reason``, ``time``
+        (RFC 3339) and ``kind``: ``"transition"`` for a state change,
+        ``"reminder"`` while an incident keeps waiting (``from`` equals ``to``),
+        ``"attention"`` for something to know without a state change (the SN
+        came back while its nodes move).
     :param ctx: the incident's context (``ctx.config["plugins"]`` holds the
         notifiers' tables).
+    """
+
+
+@hookspec
+def sntakeover_required_commands(config: Any) -> list[str] | None:
+    """Collecting hook: the programs (xCAT commands) a plugin will run.
+
+    Every plugin is called. Return the command names (``["nodestat",
+    "xdsh"]``) the plugin runs through ``ctx.xcat`` with this configuration,
+    or ``None``. ``sntakeover check-config`` looks each one up on
+    ``xcat.path`` followed by ``PATH`` and fails, naming the command and the
+    plugins that need it, when one is missing; the daemon logs a warning.
+
+    :param config: the :class:`sntakeover.config.Config` in force (a plugin
+        that runs ``rpower`` only with ``fence.method = "rpower"`` says so).
+    :returns: the command names, or ``None`` (none).
     """

@@ -1,8 +1,20 @@
-"""Request handling: decode, validate, store, and only then build the ack.
+"""Request handling without a socket: prepare, then commit, then reply.
 
-:class:`Intake` has no socket; the daemon's intake loop owns the ROUTER socket
-and calls :meth:`Intake.handle` with each request body. ``handle`` never raises:
-any input gives a reply, and a rejection names the JSON path and message.
+:meth:`Intake.prepare` decodes one request, checks the limits (message size,
+nesting depth, nodes per event, detail length), validates it against the
+schemas and runs the adapter of a raw payload; it never raises and never
+touches the store. :meth:`Intake.commit` stores the events of many prepared
+requests in **one** transaction (group commit) and only then fills in each
+reply. The socket side lives in :mod:`sntakeover.intakeloop`.
+
+Replies: ``{"ok": true, ...}`` after the commit; ``{"ok": false, "error":
+"<JSON path>: <message>"}`` for a rejection (``"limit": "intake.<key>"`` when
+a configured limit was exceeded); ``"retry": true`` for a store or internal
+error, so the sender tries again (nothing was stored).
+
+A raw payload whose schema names an item list (``"x-sntakeover-items":
+"alerts"``) is judged per item: the good items are stored, each bad one is
+reported in ``rejected`` with its path (``$.payload.alerts[1].labels``).
 """
 
 from __future__ import annotations
@@ -12,26 +24,100 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from jsonschema.exceptions import best_match
 
 from . import __version__
 from .config import Config
 from .errors import EventRejected, StoreError
 from .model import Event
 from .plugins import Hooks
+from .clock import now
 from .store import Store
 from .validation import Validators
 
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 10000
+#: characters of a rejection message kept in a reply or a log line
+CLIP = 500
+ITEMS_KEYWORD = "x-sntakeover-items"
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+class OverLimit(EventRejected):
+    """A configured intake limit was exceeded; ``limit`` names the key."""
+
+    def __init__(self, path: str, message: str, limit: str) -> None:
+        super().__init__(path, message)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_message: int = 8 * 1024 * 1024
+    max_nodes: int = 100000
+    max_depth: int = 32
+    max_detail: int = 4096
+    max_batch: int = 1000
+
+    @classmethod
+    def from_config(cls, config: Config) -> Limits:
+        section = config.data.get("intake", {})
+        return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
+
+
+def depth_exceeds(body: bytes, obj: Any, limit: int) -> bool:
+    """True when ``obj`` (decoded from ``body``) nests deeper than ``limit``."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # cannot be deeper than the number of openings
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+    return False
+
+
+@dataclass
+class Work:
+    """One request on its way: answered at once (``reply``) or waiting for the commit."""
+
+    op: str = ""
+    reply: dict[str, Any] | None = None
+    events: list[Event] = field(default_factory=list)
+    raw: tuple[str, Any] | None = None
+    rejected: list[EventRejected] = field(default_factory=list)
+    children: list[Work] = field(default_factory=list)
+    results: list[bool] = field(default_factory=list)  # duplicate flag per event, after the commit
+
+    @property
+    def needs_commit(self) -> bool:
+        return self.reply is None and (self.op != "batch" or any(c.needs_commit for c in self.children))
+
+    def writes(self) -> list[Work]:
+        if self.op == "batch":
+            return [w for c in self.children for w in c.writes()]
+        return [self] if self.reply is None else []
 
 
 class Intake:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: Store | None,
         validators: Validators,
         hooks: Hooks,
         *,
@@ -46,6 +132,7 @@ class Intake:
         self.on_stored = on_stored
         self.status = status
         self.control = control
+        self.limits = Limits.from_config(config)
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -53,67 +140,149 @@ class Intake:
         with self._lock:
             self.counters[key] += n
 
+    def _count_ack(self, accepted: int, duplicates: int, raw: int) -> None:
+        with self._lock:
+            self.counters["accepted"] += accepted
+            self.counters["duplicates"] += duplicates
+            if raw:
+                self.counters["raw"] += raw
+
+    # -- one request, start to finish (tests, tools) --------------------------------
+
     def handle(self, body: bytes) -> dict[str, Any]:
+        work = self.prepare(body)
+        if work.needs_commit:
+            self.commit([work])
+        return self.finish(work)
+
+    # -- prepare: decode, limits, schemas, adapters (no store) ----------------------
+
+    def prepare(self, body: bytes) -> Work:
+        """Turn one request body into a :class:`Work`; never raises."""
         self.count("requests")
         try:
-            return self._handle(body)
+            req = self._decode(body)
+            return self._prepare_request(req, top=True)
         except EventRejected as exc:
-            self.count("rejected")
-            log.warning("rejected request: %s", exc)
-            return {"ok": False, "error": str(exc)}
-        except (StoreError, sqlite3.Error) as exc:  # nothing was stored: the sender must try again
-            self.count("store_errors")
-            log.error("store error, request not acknowledged: %s", exc)
-            return {"ok": False, "error": f"store error: {exc}", "retry": True}
+            return Work(reply=self._rejection(exc))
         except Exception as exc:  # noqa: BLE001 - the daemon never crashes on input
-            self.count("errors")
-            log.exception("error while handling a request")
-            return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
+            return Work(reply=self._internal(exc))
 
-    def _handle(self, body: bytes) -> dict[str, Any]:
+    def _rejection(self, exc: EventRejected) -> dict[str, Any]:
+        self.count("rejected")
+        text = clip(str(exc))
+        reply: dict[str, Any] = {"ok": False, "error": text}
+        if isinstance(exc, OverLimit):
+            self.count("over_limit")
+            reply["limit"] = exc.limit
+        log.warning("rejected request: %s", text)
+        return reply
+
+    def _internal(self, exc: Exception) -> dict[str, Any]:
+        self.count("errors")
+        log.error("error while handling a request: %s", clip(f"{type(exc).__name__}: {exc}"), exc_info=exc)
+        return {"ok": False, "error": clip(f"internal error: {type(exc).__name__}: {exc}"), "retry": True}
+
+    def _decode(self, body: bytes) -> Any:
+        lim = self.limits
+        if len(body) > lim.max_message:
+            raise OverLimit("$", f"request of {len(body)} bytes is larger than intake.max_message ({lim.max_message} bytes)",
+                            "intake.max_message")
         try:
             req = json.loads(body)
+        except RecursionError:
+            raise OverLimit("$", f"request nested deeper than intake.max_depth ({lim.max_depth})", "intake.max_depth") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise EventRejected("$", f"request is not valid JSON: {exc}") from None
-        self.validators.validate("request.v1", req)
+        if depth_exceeds(body, req, lim.max_depth):
+            raise OverLimit("$", f"request nested deeper than intake.max_depth ({lim.max_depth})", "intake.max_depth")
+        return req
+
+    def _prepare_request(self, req: Any, *, top: bool) -> Work:
+        self.validators.validate("request.v1", _envelope(req))
         op = req["op"]
         if op == "ping":
-            return {"ok": True, "pong": True, "version": __version__}
+            return Work(op, reply={"ok": True, "pong": True, "version": __version__})
         if op == "status":
-            return {"ok": True, "status": self.status(), "counters": dict(self.counters)}
+            return Work(op, reply={"ok": True, "status": self.status(), "counters": dict(self.counters)})
         if op == "control":
+            if not top:
+                raise EventRejected("$.op", "a control request cannot be part of a batch")
             if self.control is None:
-                return {"ok": False, "error": "this daemon takes no control requests"}
+                return Work(op, reply={"ok": False, "error": "this daemon takes no control requests"})
             self.count("control")
-            return self.control(req)
+            return Work(op, reply=self.control(req))
         if op == "event":
-            return self._event(req["event"])
-        return self._raw(req["source"], req["payload"])
+            return self._prepare_event(req["event"])
+        if op == "raw":
+            return self._prepare_raw(req["source"], req["payload"])
+        # batch: each request answered on its own, in order
+        if not top:
+            raise EventRejected("$.op", "a batch cannot hold another batch")
+        reqs = req["requests"]
+        if len(reqs) > self.limits.max_batch:
+            raise OverLimit("$.requests", f"{len(reqs)} requests in one batch, more than intake.max_batch "
+                            f"({self.limits.max_batch})", "intake.max_batch")
+        self.count("batches")
+        children = []
+        for sub in reqs:
+            try:
+                children.append(self._prepare_request(sub, top=False))
+            except EventRejected as exc:
+                children.append(Work(reply=self._rejection(exc)))
+            except Exception as exc:  # noqa: BLE001 - one bad request never fails its neighbours
+                children.append(Work(reply=self._internal(exc)))
+        return Work("batch", children=children)
 
-    def _event(self, data: dict[str, Any]) -> dict[str, Any]:
+    def check_limits(self, data: Any, path: str) -> None:
+        """The configured per-event limits, checked before the schema (cheap, clear)."""
+        if not isinstance(data, dict):
+            return
+        lim = self.limits
+        nodes = data.get("nodes")
+        if isinstance(nodes, list) and len(nodes) > lim.max_nodes:
+            raise OverLimit(f"{path}.nodes", f"{len(nodes)} nodes, more than intake.max_nodes ({lim.max_nodes})",
+                            "intake.max_nodes")
+        detail = data.get("detail")
+        if isinstance(detail, str) and len(detail) > lim.max_detail:
+            raise OverLimit(f"{path}.detail", f"{len(detail)} characters, more than intake.max_detail ({lim.max_detail})",
+                            "intake.max_detail")
+
+    def _prepare_event(self, data: dict[str, Any]) -> Work:
+        """An ``op: event`` request; rejection paths are relative to the event."""
+        self.check_limits(data, "$")
         self.validators.validate("event.v1", data)
-        event = Event.from_dict(data)
-        duplicate, _ = self.store.add_event(event)
-        self.count("duplicates" if duplicate else "accepted")
-        if not duplicate:
-            self.on_stored()
-            self.hooks.event_recorded(event, None)
-        log.info("event %s (%s %s) %s", event.id, event.kind, event.servicenode, "duplicate" if duplicate else "stored")
-        return {"ok": True, "id": event.id, "duplicate": duplicate}
+        return Work("event", events=[Event.from_dict(data)])
 
     def raw_schema(self, source: str) -> str | None:
         names = sorted(n for n in self.validators.names() if n.startswith(f"{source}.v"))
         return names[-1] if names else None
 
     def adapt(self, source: str, payload: Any, options: dict[str, Any] | None = None) -> list[Event]:
+        """Strict form of :meth:`adapt_items`: the first rejected item rejects the payload."""
+        events, rejected = self.adapt_items(source, payload, options)
+        if rejected:
+            raise rejected[0]
+        return events
+
+    def adapt_items(
+        self, source: str, payload: Any, options: dict[str, Any] | None = None
+    ) -> tuple[list[Event], list[EventRejected]]:
         """Validate a raw payload, run the source's adapter, validate what it produced.
 
-        Rejection paths are relative to the payload (``$.alerts[0].labels``);
-        produced events are reported as ``$.events[i]...``.
+        Returns the good events and one :class:`EventRejected` per bad item.
+        Paths are relative to the payload (``$.alerts[0].labels``); produced
+        events are reported as ``$.events[i]...``.
+
+        :raises EventRejected: the payload as a whole is unusable.
         """
+        rejected: list[EventRejected] = []
         schema = self.raw_schema(source)
-        if schema:
-            self.validators.validate(schema, payload)
+        keep: list[int] | None = None
+        key = None
+        if schema and not self.validators.is_valid(schema, payload):
+            key = self.validators.by_name[schema].schema.get(ITEMS_KEYWORD)
+            payload, keep = self._drop_bad_items(schema, payload, key, rejected)
         opts = self.config.adapter_options(source) if options is None else options
         produced = self.hooks.adapt(source, payload, opts)
         if produced is None:
@@ -122,28 +291,170 @@ class Intake:
             raise EventRejected("$", f"{len(produced)} events in one request (limit {MAX_EVENTS_PER_REQUEST})")
         events = []
         for i, data in enumerate(produced):
+            if isinstance(data, EventRejected):
+                rejected.append(_renumber(data, key, keep))
+                continue
             try:
+                self.check_limits(data, "$")
                 self.validators.validate("event.v1", data)
             except EventRejected as exc:
-                raise EventRejected(f"$.events[{i}]" + exc.path[1:], f"adapter {source} produced: {exc.message}") from None
+                rejected.append(EventRejected(f"$.events[{i}]" + exc.path[1:], f"adapter {source} produced: {exc.message}"))
+                continue
             events.append(Event.from_dict(data))
-        return events
+        return events, rejected
 
-    def _raw(self, source: str, payload: Any) -> dict[str, Any]:
+    def _drop_bad_items(
+        self, schema: str, payload: Any, key: str | None, rejected: list[EventRejected]
+    ) -> tuple[Any, list[int] | None]:
+        """Reject the items that fail the schema; anything else wrong rejects the payload."""
+        errors = self.validators.errors(schema, payload)
+        if not errors:
+            return payload, None
+        bad: dict[int, list[Any]] = {}
+        envelope = []
+        for err in errors:
+            p = list(err.absolute_path)
+            if key and len(p) >= 2 and p[0] == key and isinstance(p[1], int):
+                bad.setdefault(p[1], []).append(err)
+            else:
+                envelope.append(err)
+        if envelope or not bad:
+            err = best_match(envelope or errors)
+            raise EventRejected(err.json_path, err.message)
+        for i in sorted(bad):
+            err = best_match(bad[i])
+            rejected.append(EventRejected(err.json_path, err.message))
+        keep = [i for i in range(len(payload[key])) if i not in bad]
+        return {**payload, key: [payload[key][i] for i in keep]}, keep
+
+    def _prepare_raw(self, source: str, payload: Any) -> Work:
         try:
-            events = self.adapt(source, payload)
+            events, rejected = self.adapt_items(source, payload)
         except EventRejected as exc:
-            if exc.path.startswith(("$.source", "$.events")):
-                raise
-            raise EventRejected(exc.path.replace("$", "$.payload", 1), exc.message) from None
-        results = self.store.add_events(events, raw=(source, payload))
-        new = [e for e, (dup, _) in zip(events, results) if not dup]
-        self.count("accepted", len(new))
-        self.count("duplicates", len(events) - len(new))
-        self.count("raw")
+            raise _under_payload(exc) from None
+        rejected = [_under_payload(r) for r in rejected]
+        for r in rejected:
+            log.warning("raw %s payload: item rejected: %s", source, clip(str(r)))
+        if rejected and not events:
+            self.count("rejected")
+            return Work("raw", reply={"ok": False, "error": clip(str(rejected[0])),
+                                      "rejected": [_item(r) for r in rejected]})
+        return Work("raw", events=events, raw=(source, payload), rejected=rejected)
+
+    # -- commit: one transaction for every waiting request ---------------------------
+
+    def commit(self, works: list[Work]) -> None:
+        """Store every write of ``works`` in one transaction, then set their replies."""
+        writes = [w for work in works for w in work.writes()]
+        if not writes:
+            return
+        assert self.store is not None
+        received = now()
+        try:
+            with self.store.tx() as db:
+                for w in writes:
+                    w.results = [self._insert(db, e, received) for e in w.events]
+                    if w.raw is not None:
+                        db.execute(
+                            "INSERT INTO raw (source, received, payload, event_ids) VALUES (?,?,?,?)",
+                            (w.raw[0], received, json.dumps(w.raw[1], sort_keys=True), json.dumps([e.id for e in w.events])),
+                        )
+        except (StoreError, sqlite3.Error) as exc:  # nothing was stored: the senders must try again
+            self.count("store_errors", len(writes))
+            log.error("store error, %d request(s) not acknowledged: %s", len(writes), exc)
+            for w in writes:
+                w.reply = {"ok": False, "error": f"store error: {exc}", "retry": True}
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug answers "try again", never silence
+            for w in writes:
+                w.reply = self._internal(exc)
+            return
+        new = dups = raws = 0
+        for w in writes:
+            w.reply = self._ack(w)
+            d = sum(w.results)
+            dups += d
+            new += len(w.results) - d
+            raws += w.raw is not None
+        self._count_ack(new, dups, raws)
         if new:
             self.on_stored()
-            for e in new:
-                self.hooks.event_recorded(e, None)
-        log.info("raw %s payload: %d event(s), %d new", source, len(events), len(new))
-        return {"ok": True, "events": [{"id": e.id, "duplicate": dup} for e, (dup, _) in zip(events, results)]}
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, event: Event, received: str) -> bool:
+        cur = db.execute(
+            "INSERT OR IGNORE INTO events (id, kind, servicenode, received, body) VALUES (?,?,?,?,?)",
+            (event.id, event.kind, event.servicenode, received, json.dumps(event.to_dict(), sort_keys=True)),
+        )
+        return cur.rowcount == 0
+
+    def _ack(self, w: Work) -> dict[str, Any]:
+        if w.op == "event":
+            e = w.events[0]
+            if log.isEnabledFor(logging.INFO):
+                log.info("event %s (%s %s) %s", e.id, e.kind, e.servicenode, "duplicate" if w.results[0] else "stored")
+            return {"ok": True, "id": e.id, "duplicate": w.results[0]}
+        dups = sum(w.results)
+        assert w.raw is not None
+        log.info("raw %s payload: %d event(s), %d new, %d rejected", w.raw[0], len(w.events),
+                 len(w.events) - dups, len(w.rejected))
+        reply: dict[str, Any] = {"ok": True, "events": [{"id": e.id, "duplicate": d} for e, d in zip(w.events, w.results)]}
+        if w.rejected:
+            reply["rejected"] = [_item(r) for r in w.rejected]
+        return reply
+
+    def finish(self, work: Work) -> dict[str, Any]:
+        """The reply of a prepared (and, if needed, committed) request."""
+        if work.op == "batch" and work.reply is None:
+            return {"ok": True, "replies": [self.finish(c) for c in work.children]}
+        assert work.reply is not None
+        return work.reply
+
+
+#: what request.v1 checks of the inner objects (their own schemas check the rest)
+_INNER = {"event": {}, "payload": None, "requests": []}
+
+
+def _envelope(req: Any) -> Any:
+    """The request with its inner objects replaced by stand-ins of the same kind.
+
+    request.v1 only asks that ``event`` is an object, ``requests`` an array of
+    objects (checked one by one when each is prepared) and ``payload`` present:
+    validating the stand-ins gives the same verdict without converting a large
+    payload twice.
+    """
+    if not isinstance(req, dict):
+        return req
+    out = dict(req)
+    for key, stand_in in _INNER.items():
+        value = out.get(key)
+        if key == "event" and isinstance(value, dict):
+            out[key] = stand_in
+        elif key == "payload" and key in out:
+            out[key] = stand_in
+        elif key == "requests" and isinstance(value, list) and all(isinstance(r, dict) for r in value):
+            out[key] = stand_in
+    return out
+
+
+def _under_payload(exc: EventRejected) -> EventRejected:
+    if exc.path.startswith(("$.source", "$.events")):
+        return exc
+    return EventRejected(exc.path.replace("$", "$.payload", 1), exc.message)
+
+
+def _renumber(exc: EventRejected, key: str | None, keep: list[int] | None) -> EventRejected:
+    """Give an item's path its index in the payload as sent (bad items were taken out)."""
+    if not key or keep is None:
+        return exc
+    prefix = f"$.{key}["
+    if not exc.path.startswith(prefix):
+        return exc
+    idx, sep, rest = exc.path[len(prefix):].partition("]")
+    if not sep or not idx.isdigit() or int(idx) >= len(keep):
+        return exc
+    return EventRejected(f"{prefix}{keep[int(idx)]}]{rest}", exc.message)
+
+
+def _item(exc: EventRejected) -> dict[str, str]:
+    return {"path": exc.path, "error": clip(exc.message)}

@@ -81,8 +81,10 @@ class Event:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["nodes"] = list(self.nodes)
+        # written out rather than dataclasses.asdict (a deep copy): this runs for every stored event
+        d = {"id": self.id, "kind": self.kind, "servicenode": self.servicenode, "source": dict(self.source),
+             "time": self.time, "nodes": list(self.nodes), "state_type": self.state_type, "severity": self.severity,
+             "in_downtime": self.in_downtime, "detail": self.detail}
         return {k: v for k, v in d.items() if v is not None and v != []}
 
 
@@ -107,7 +109,8 @@ class NodeProgress:
         def pick(*wanted: str) -> tuple[str, ...]:
             return tuple(n for n, s in statuses.items() if s in wanted)
 
-        return cls(pick("verified"), pick("failed"), pick("planned", "node-error"), pick("skipped"))
+        return cls(pick("verified"), pick("failed"),
+                   pick("planned", "waiting", "ready", "moving", "moved", "node-error"), pick("skipped"))
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ ISOLATED_HOOKS = frozenset({
     "sntakeover_probe",
     "sntakeover_verify",
     "sntakeover_notify",
+    "sntakeover_required_commands",
 })
 
 

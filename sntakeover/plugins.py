@@ -218,21 +218,62 @@ class Hooks:
                 results.append(one)
         return results
 
-    # notification hooks: every plugin, each isolated
-    def notify(self, incident: Incident, transition: dict[str, Any], ctx: Context) -> list[str]:
-        return self._isolated(self.pm.hook.sntakeover_notify, incident=incident, transition=transition, ctx=ctx)
+    # notification hooks: every plugin, each isolated. The notifier thread
+    # (sntakeover.outbox) calls them one plugin at a time, with a timeout.
+    def notify(
+        self, incident: Incident, transition: dict[str, Any], ctx: Context, *,
+        plugin: str | None = None, errors: dict[str, BaseException] | None = None,
+    ) -> list[str]:
+        return self._isolated(self.pm.hook.sntakeover_notify, plugin, errors,
+                              incident=incident, transition=transition, ctx=ctx)
 
-    def event_recorded(self, event: Event, incident_id: int | None) -> list[str]:
-        return self._isolated(self.pm.hook.sntakeover_event_recorded, event=event, incident_id=incident_id)
+    def event_recorded(
+        self, event: Event, incident_id: int | None, *,
+        plugin: str | None = None, errors: dict[str, BaseException] | None = None,
+    ) -> list[str]:
+        return self._isolated(self.pm.hook.sntakeover_event_recorded, plugin, errors,
+                              event=event, incident_id=incident_id)
+
+    def notification_plugins(self) -> dict[str, set[str]]:
+        """Plugin name -> the notification hooks it implements (``notify``, ``event_recorded``)."""
+        out: dict[str, set[str]] = {}
+        for hook, caller in (("notify", self.pm.hook.sntakeover_notify),
+                             ("event_recorded", self.pm.hook.sntakeover_event_recorded)):
+            for impl in caller.get_hookimpls():
+                out.setdefault(impl.plugin_name, set()).add(hook)
+        return out
+
+    # collecting hook: the programs plugins run
+    def required_commands(self, config: Any) -> dict[str, list[str]]:
+        """Command name -> the plugins that need it, for this configuration."""
+        from .errors import ConfigError
+
+        out: dict[str, list[str]] = {}
+        for impl in reversed(self.pm.hook.sntakeover_required_commands.get_hookimpls()):
+            kwargs = {"config": config} if "config" in impl.argnames else {}
+            names = impl.function(**kwargs)
+            if names is None:
+                continue
+            if isinstance(names, str) or not all(isinstance(n, str) and n and "/" not in n for n in names):
+                raise ConfigError(f"plugin {impl.plugin_name}: sntakeover_required_commands must return command names")
+            for name in names:
+                out.setdefault(name, []).append(impl.plugin_name)
+        return out
 
     @staticmethod
-    def _isolated(caller: pluggy.HookCaller, **kwargs: Any) -> list[str]:
-        """Call each implementation on its own; return the names of those that failed."""
+    def _isolated(
+        caller: pluggy.HookCaller, only: str | None = None, errors: dict[str, BaseException] | None = None, **kwargs: Any
+    ) -> list[str]:
+        """Call each implementation (or only ``only``) on its own; return the names of those that failed."""
         failed: list[str] = []
         for impl in reversed(caller.get_hookimpls()):
+            if only is not None and impl.plugin_name != only:
+                continue
             try:
                 impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-            except Exception:  # noqa: BLE001 - one notifier must never stop the others
+            except Exception as exc:  # noqa: BLE001 - one notifier must never stop the others
                 log.exception("plugin %s failed in %s", impl.plugin_name, caller.name)
                 failed.append(impl.plugin_name)
+                if errors is not None:
+                    errors[impl.plugin_name] = exc
         return failed

@@ -130,6 +130,22 @@ class Steps:
                                 f"({rnd.verdict}: {rnd.describe()}); the incident goes on")
         return False
 
+    def outage_over(self: Engine, inc: Incident) -> None:
+        """An sn.up for an incident that ended after moving nodes: is the SN really back?
+
+        If the probes agree, the outage is over (a later failure is a new
+        incident); if not, the sn.up was noise and later reports still attach here.
+        """
+        self.store.set_wake(inc.id, None)  # for a closed incident: nothing more to look at
+        rnd = self.probe_round(inc)
+        if rnd.verdict == "up":
+            self.store.update_json(inc.id, "evidence", lambda e: {**e, "ended": now()})
+            self.store.note(inc.id, f"{inc.servicenode} answers again ({rnd.describe()}): this outage is over; a new "
+                                    "failure opens a new incident. Nothing was moved back.")
+        else:
+            self.store.note(inc.id, f"{inc.servicenode} was reported up, but the probes do not agree ({rnd.verdict}: "
+                                    f"{rnd.describe()}); this outage goes on")
+
     def step_confirmed(self: Engine, inc: Incident) -> None:
         plan = self.stored_plan(inc.id)
         if plan is None:

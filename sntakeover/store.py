@@ -10,13 +10,22 @@ NULL for "could not tell") and ``commands`` (every xCAT command run for an incid
 
 Writes use ``synchronous=FULL``: when :meth:`Store.add_event` returns, the event
 is on disk, and only then is it acknowledged.
+
+Each component (intake, engine, notifier) opens its own :class:`Store`, that is
+its own connection: WAL lets one writer and any number of readers work at once,
+and a writer waits for another (busy timeout) instead of sharing one lock.
+``outbox`` holds notifications for plugins (see :mod:`sntakeover.outbox`).
+The database and its ``-wal``/``-shm`` files are made 0640, also when they
+already existed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,6 +102,24 @@ CREATE TABLE IF NOT EXISTS verdicts (
     time TEXT NOT NULL,
     PRIMARY KEY (incident_id, node, verifier)
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook TEXT NOT NULL,
+    created TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_cursor (
+    plugin TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox_failures (
+    seq INTEGER NOT NULL,
+    plugin TEXT NOT NULL,
+    time TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    PRIMARY KEY (seq, plugin)
+);
 CREATE TABLE IF NOT EXISTS commands (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     incident_id INTEGER,
@@ -134,27 +161,85 @@ ADDED_COLUMNS = (
     ("commands", "tag", "TEXT"),  # put in the command's environment: finds its process after a restart
 )
 
+#: permission bits the store files may have (owner rw, group r)
+FILE_MODE = 0o640
+BUSY_TIMEOUT = 30.0
+
+
+def tighten(path: Path, allowed: int) -> None:
+    """Remove permission bits outside ``allowed`` from a file or directory we own."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid == os.getuid() and mode & ~allowed:
+        os.chmod(path, mode & allowed)
+
+
+def tighten_store_files(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        tighten(p, FILE_MODE)
+
+
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def write_lock(path: Path) -> threading.Lock:
+    """One lock per database file and process, taken around write transactions only.
+
+    SQLite allows one writer at a time anyway; waiting on this lock wakes the
+    next writer as soon as the previous one commits, where SQLite's busy
+    handler would sleep and poll (up to 100 ms a try). Readers never take it.
+    """
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
 
 class Store:
     """Thread-safe access to the SQLite store (one connection, one lock)."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False, synchronous: str = "FULL",
+                 checkpoint: bool = True) -> None:
+        """Open (and create) the store.
+
+        :param synchronous: ``FULL`` (every commit is on disk when it returns) or
+            ``NORMAL`` (for a connection whose commits may be redone after a
+            crash: the engine's event apply; the next FULL commit of any
+            connection makes them durable too, WAL being one file written in order).
+        :param checkpoint: ``False`` turns automatic WAL checkpoints off on this
+            connection (they run inside a commit); then someone must call
+            :meth:`checkpoint` (the daemon does, every second).
+        """
         self.path = Path(path)
+        self.checkpoints = checkpoint
         self._lock = threading.RLock()
+        self._write = write_lock(self.path)
         try:
             if readonly:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
+                # SQLite gives the -wal and -shm files the mode of the database file
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+                tighten_store_files(self.path)
+                self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=FULL")
+                if synchronous not in ("FULL", "NORMAL"):
+                    raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+                self.db.execute(f"PRAGMA synchronous={synchronous}")
+                if not checkpoint:
+                    self.db.execute("PRAGMA wal_autocheckpoint=0")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self.db.executescript(DDL)
                 self._add_columns()
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', lower(hex(randomblob(6))))")
-        except sqlite3.Error as exc:
+                tighten_store_files(self.path)
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
 
@@ -171,7 +256,7 @@ class Store:
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """An immediate write transaction, committed on success."""
-        with self._lock:
+        with self._lock, self._write:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
@@ -180,6 +265,15 @@ class Store:
                 raise
             else:
                 self.db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database without blocking writers (PASSIVE).
+
+        The daemon's connections leave automatic checkpoints off (they would run
+        inside a writer's commit, holding up the intake) and a thread calls this.
+        """
+        with self._lock:
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -215,8 +309,8 @@ class Store:
                 )
         return out
 
-    def pending_events(self) -> list[tuple[int, Event]]:
-        rows = self.query("SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq")
+    def pending_events(self, limit: int = -1) -> list[tuple[int, Event]]:
+        rows = self.query("SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?", (limit,))
         return [(r["seq"], Event.from_dict(json.loads(r["body"]))) for r in rows]
 
     def mark_processed(self, db: sqlite3.Connection, seq: int, incident_id: int | None, outcome: str) -> None:

@@ -17,9 +17,11 @@ in the order they are checked:
      rest of the confirmation;
    * an incident of the SN that **closed within** ``events.reopen_window`` takes
      it too: if that incident moved nodes, the event is only noted (its nodes
-     are moved already); if it ended before anything moved (cancelled,
-     suppressed, failed before fencing), it is **reopened** -- the same outage
-     goes on, and is confirmed again;
+     are moved already) -- unless the SN was reported up since and the probes
+     saw it answer again, which ended that outage: then this is a new one; if
+     it ended before anything moved
+     (cancelled, suppressed, failed before fencing), it is **reopened** -- the
+     same outage goes on, and is confirmed again;
    * otherwise the event opens a new incident.
 
 4. ``sn.up`` is a vote, not a command. Before the takeover is committed it asks
@@ -41,7 +43,7 @@ import logging
 import sqlite3
 
 from . import controls
-from .clock import age, span
+from .clock import age, now, span
 from .config import Config
 from .model import Event, State
 from .store import Store
@@ -153,7 +155,7 @@ class _Applier:
             return self.attach(self.open)
         last = self.store.last_closed(self.db, sn)
         window = self.config.get("events", "reopen_window")
-        if last is not None and window and age(last["closed"]) <= window:
+        if last is not None and window and age(last["closed"]) <= window and not self._up_since(last):
             if last["committed"] or State(last["state"]) in (State.DONE, State.PARTIAL):
                 if self._first_from_source(last["id"]):
                     self.note(last["id"], f"{self.text}: attached to this incident, which closed "
@@ -171,6 +173,17 @@ class _Applier:
                                          requested=(ev.kind == "takeover.request"), nodes=list(ev.nodes))
         self._first_from_source(new)
         return self.done("opened incident", new)
+
+    @staticmethod
+    def _moved_nodes(row: sqlite3.Row) -> bool:
+        return bool(row["committed"]) or State(row["state"]) in (State.DONE, State.PARTIAL)
+
+    def _up_since(self, row: sqlite3.Row) -> bool:
+        """Whether the outage of ``row`` (a closed incident that moved nodes) is over: after an sn.up
+        the probes saw the SN answer again (a flapping monitor's sn.up is not enough)."""
+        if not self._moved_nodes(row):
+            return False  # nothing moved: a flap within the window is still the same outage
+        return bool(json.loads(row["evidence"]).get("ended"))
 
     def attach(self, row: sqlite3.Row) -> int:
         iid, ev = row["id"], self.event
@@ -199,9 +212,12 @@ class _Applier:
             last = self.store.last_closed(self.db, self.event.servicenode)
             window = self.config.get("events", "reopen_window")
             if last is not None and window and age(last["closed"]) <= window:
-                if self._first_from_source(last["id"]):
-                    self.note(last["id"], f"{self.text}: {self.event.servicenode} is back; nothing is moved back "
-                                          "(no automatic failback)")
+                first = self._first_from_source(last["id"])
+                if first:
+                    self.note(last["id"], f"{self.text}: nothing is moved back (no automatic failback); probing "
+                                          f"{self.event.servicenode} to see whether this outage is over")
+                if self._moved_nodes(last) and not json.loads(last["evidence"]).get("ended"):
+                    self.store.set_wake(last["id"], now(), db=self.db)  # the engine probes it (Steps.outage_over)
                 return self.done("recorded on the closed incident (no automatic failback)", last["id"])
             return self.done("recorded: no open incident (no automatic failback)", None)
         iid = self.open["id"]

@@ -4,19 +4,32 @@ The schema files live in the repository's top-level ``schemas/`` directory and
 are installed as the ``sntakeover.schemas`` package data, so an installed
 (non-editable) package finds them through :mod:`importlib.resources`. A source
 checkout that was never installed falls back to ``<repo>/schemas``.
+
+Validity is checked first, and explained only on failure: the fast check is
+jsonschema-rs (compiled once per schema), with every ``format`` the schemas use
+answered by the very same checker functions :mod:`jsonschema` uses, so both
+accept and refuse the same instances (``tests/test_validation_equivalence.py``
+checks that on generated instances). The reference is :mod:`jsonschema`: its
+``iter_errors`` + ``best_match`` give the JSON path and message of a rejection,
+and when the two ever disagreed, its verdict wins.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jsonschema
 from jsonschema.exceptions import best_match
+
+try:  # the fast check; without it every check runs in pure Python
+    import jsonschema_rs
+except ImportError:  # pragma: no cover - a declared dependency
+    jsonschema_rs = None
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
@@ -57,24 +70,69 @@ def _check_formats() -> None:
         )
 
 
+def _format_functions() -> dict[str, Callable[[Any], bool]]:
+    """jsonschema's own format checkers as plain predicates, for jsonschema-rs."""
+    out: dict[str, Callable[[Any], bool]] = {}
+    for fmt, (func, raises) in jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers.items():
+
+        def check(instance: Any, func: Callable[[Any], Any] = func, raises: Any = raises) -> bool:
+            try:
+                return bool(func(instance))
+            except raises:
+                return False
+
+        out[fmt] = check
+    return out
+
+
+def _fast_validator(schema: dict[str, Any], formats: dict[str, Callable[[Any], bool]]) -> Any:
+    if jsonschema_rs is None:
+        return None
+    try:
+        return jsonschema_rs.validator_for(schema, validate_formats=True, formats=formats)
+    except Exception as exc:  # noqa: BLE001 - fall back to the reference validator
+        log.warning("schema %s: no fast validator (%s); using jsonschema only", schema.get("$id"), exc)
+        return None
+
+
 @dataclass(frozen=True)
 class Validators:
     """Compiled validators keyed by short name (``event.v1``, ``alertmanager.v4``...)."""
 
     by_name: dict[str, jsonschema.protocols.Validator]
     by_id: dict[str, str]  # $id -> short name
+    fast: dict[str, Any] = field(default_factory=dict)  # short name -> jsonschema-rs validator
 
     def names(self) -> Iterable[str]:
         return self.by_name.keys()
 
     def validate(self, name: str, instance: Any) -> None:
         """Raise :class:`EventRejected` with the JSON path and message of the best error."""
-        validator = self.by_name[name]
-        err = best_match(validator.iter_errors(instance))
+        if self.is_valid(name, instance):
+            return
+        err = self.explain(name, instance)
         if err is not None:
             raise EventRejected(err.json_path, err.message)
+        log.warning("schema %s: the fast check refused what jsonschema accepts; accepted", name)
+
+    def explain(self, name: str, instance: Any) -> jsonschema.ValidationError | None:
+        """The reference validator's best error for ``instance``, or ``None``."""
+        return best_match(self.by_name[name].iter_errors(instance))
+
+    def errors(self, name: str, instance: Any) -> list[jsonschema.ValidationError]:
+        """Every error the reference validator finds (empty when valid)."""
+        if self.is_valid(name, instance):
+            return []
+        return list(self.by_name[name].iter_errors(instance))
 
     def is_valid(self, name: str, instance: Any) -> bool:
+        fast = self.fast.get(name)
+        if fast is not None:
+            return bool(fast.is_valid(instance))
+        return self.by_name[name].is_valid(instance)
+
+    def reference_is_valid(self, name: str, instance: Any) -> bool:
+        """The pure-Python verdict (what the fast check must agree with)."""
         return self.by_name[name].is_valid(instance)
 
 
@@ -98,5 +156,7 @@ def load_validators() -> Validators:
     by_name = {
         name: cls(s, registry=registry, format_checker=cls.FORMAT_CHECKER) for name, s in schemas.items()
     }
+    formats = _format_functions()
+    fast = {name: v for name, s in schemas.items() if (v := _fast_validator(s, formats)) is not None}
     log.debug("loaded schemas: %s", ", ".join(sorted(by_name)))
-    return Validators(by_name=by_name, by_id={s["$id"]: n for n, s in schemas.items()})
+    return Validators(by_name=by_name, by_id={s["$id"]: n for n, s in schemas.items()}, fast=fast)

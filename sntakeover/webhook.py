@@ -1,45 +1,60 @@
-"""HTTP bridge: Alertmanager webhook POSTs -> the daemon over ZeroMQ.
+"""HTTP bridge: Alertmanager webhook POSTs -> the daemon over ZeroMQ (aiohttp).
 
-``sntakeover webhook --listen 127.0.0.1:9095`` receives what Alertmanager's
-``webhook_configs`` sends and forwards the JSON body as ``op: raw, source:
-alertmanager``. The status code tells Alertmanager what to do:
+``sntakeover webhook --listen 127.0.0.1:9095 --token-file F`` receives what
+Alertmanager's ``webhook_configs`` sends. POSTs that arrive while the daemon is
+busy are forwarded together as one ``op: batch`` request, so they share the
+daemon's group commit; each POST still gets its own answer. The status code
+tells Alertmanager what to do:
 
-* 200 -- the daemon acknowledged (stored) the payload;
+* 200 -- the daemon stored the alerts (``rejected`` lists alerts it refused;
+  the others are stored, and sending the group again would not help);
 * 400/411/413/415 -- the request itself is unusable (not JSON, no length, too big);
 * 422 -- the daemon rejected the payload (``ok: false``): Alertmanager does not
   retry a 4xx, which is right since the same payload would fail again;
 * 401 -- missing or wrong credentials (compared in constant time);
-* 503 -- no daemon answered: Alertmanager retries 5xx;
+* 503 -- no daemon answered, the daemon asked for a retry (a store or internal
+  error), or too many connections: Alertmanager retries 5xx;
 * 502 -- the daemon answered something unreadable.
 
-Every request is handled in its own thread with a socket timeout; any
-exception is turned into a 500 and logged, never a crash of the server.
+Without ``--token-file`` or ``--basic-auth-file`` the bridge refuses to start:
+anyone who can reach it could otherwise make the daemon move nodes. ``--no-auth``
+starts it anyway, with a warning at every start. Connections are bounded
+(``--max-connections``; one more is answered 503 and closed), bodies are read
+with a timeout, and asyncio sets TCP_NODELAY on every connection.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hmac
 import json
 import logging
 import signal
-import socket
 import ssl
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import zmq
+import zmq.asyncio
+from aiohttp import web
 
-from .client import BadReply, NoDaemon, send_raw
+from .client import BadReply, NoDaemon
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 4 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 256
 PATHS = ("/", "/alertmanager", "/api/alertmanager")
+#: POSTs forwarded in one batch at most, and batches in flight at once
+MAX_BATCH = 100
+IN_FLIGHT = 2
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 47\r\n"
+        b"Retry-After: 1\r\nConnection: close\r\n\r\n"
+        b'{"ok": false, "error": "too many connections"}\n')
 
 
 class Settings:
@@ -51,6 +66,10 @@ class Settings:
         token: bytes | None = None,
         basic: bytes | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        *,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        read_timeout: float = 30.0,
+        no_auth: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
@@ -58,45 +77,149 @@ class Settings:
         self.token = token
         self.basic = basic  # b"user:password"
         self.max_body = max_body
-        self.zmq = zmq.Context()
+        self.max_connections = max_connections
+        self.read_timeout = read_timeout
+        self.no_auth = no_auth
+
+    def check(self) -> None:
+        """Refuse to run open to anyone unless that was asked for explicitly."""
+        if self.token is None and self.basic is None and not self.no_auth:
+            raise ValueError("refusing to start without credentials: give --token-file or --basic-auth-file "
+                             "(or --no-auth to accept unauthenticated POSTs)")
+        if self.basic is not None and b":" not in self.basic:
+            raise ValueError("--basic-auth-file must hold user:password")
 
 
-class Handler(BaseHTTPRequestHandler):
-    server_version = "sntakeover-webhook"
-    sys_version = ""
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # seconds per socket operation: a slow client cannot hold a thread for ever
-    settings: Settings  # set on the subclass made by make_server
+class Forwarder:
+    """Send waiting payloads to the daemon as one batch request (Lazy Pirate, zmq.asyncio)."""
 
-    def setup(self) -> None:
-        super().setup()  # applies the timeout
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.connection.do_handshake()
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.ctx = zmq.asyncio.Context()
+        self.queue: asyncio.Queue[tuple[Any, asyncio.Future[dict[str, Any]]]] = asyncio.Queue()
+        self.slots = asyncio.Semaphore(IN_FLIGHT)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.idle: list[zmq.asyncio.Socket] = []
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.info("%s %s", self.address_string(), format % args)
+    def _socket(self) -> zmq.asyncio.Socket:
+        sock = self.ctx.socket(zmq.REQ)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.s.endpoint)
+        return sock
 
-    def _reply(self, code: int, body: dict[str, Any]) -> None:
-        data = (json.dumps(body) + "\n").encode()
+    async def submit(self, body: bytes) -> dict[str, Any]:
+        """Forward one POST body (a JSON object, already checked) and return the daemon's reply for it."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        await self.queue.put((body, fut))
+        return await fut
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            await self.slots.acquire()
+            while len(batch) < MAX_BATCH and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            task = asyncio.create_task(self._send(batch))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _send(self, batch: list[tuple[Any, asyncio.Future[dict[str, Any]]]]) -> None:
         try:
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if code == 401:
-                self.send_header("WWW-Authenticate", 'Bearer realm="sntakeover"' if self.settings.token else 'Basic realm="sntakeover"')
-            if code >= 400:
-                self.send_header("Connection", "close")
-                self.close_connection = True
-            self.end_headers()
-            self.wfile.write(data)
-        except OSError:
-            self.close_connection = True
+            # the bodies are spliced in as they came (each was checked to be a JSON object)
+            req = (b'{"v":1,"op":"batch","requests":['
+                   + b",".join(b'{"v":1,"op":"raw","source":"alertmanager","payload":' + body + b"}" for body, _ in batch)
+                   + b"]}")
+            reply = await self.request(req)
+            replies = reply.get("replies")
+            if not reply.get("ok") or not isinstance(replies, list) or len(replies) != len(batch):
+                replies = [reply] * len(batch)  # the batch as a whole was answered
+            for (_, fut), r in zip(batch, replies):
+                if not fut.done():
+                    fut.set_result(r if isinstance(r, dict) else {"ok": False, "error": f"unreadable reply {r!r}"})
+        except Exception as exc:  # noqa: BLE001 - every waiting POST learns what happened
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+        finally:
+            self.slots.release()
 
-    def _authorised(self) -> bool:
-        s = self.settings
+    async def request(self, body: bytes) -> dict[str, Any]:
+        """Lazy Pirate over a small pool of REQ sockets: a socket that timed out is closed, never reused."""
+        for attempt in range(1, max(1, self.s.retries) + 1):
+            sock = self.idle.pop() if self.idle else self._socket()
+            try:
+                await sock.send(body)
+                raw = await asyncio.wait_for(sock.recv(), self.s.timeout)
+            except asyncio.TimeoutError:
+                log.debug("no reply from %s on attempt %d", self.s.endpoint, attempt)
+                sock.close(linger=0)
+                continue
+            except BaseException:
+                sock.close(linger=0)
+                raise
+            self.idle.append(sock)
+            try:
+                reply = json.loads(raw)
+            except ValueError as exc:
+                raise BadReply(f"reply is not JSON: {raw[:200]!r}") from exc
+            if not isinstance(reply, dict):
+                raise BadReply(f"reply is not a JSON object: {raw[:200]!r}")
+            return reply
+        raise NoDaemon(f"no sntakeover daemon answered on {self.s.endpoint} "
+                       f"({self.s.retries} attempt(s), {self.s.timeout:g}s each)")
+
+    async def close(self) -> None:
+        for t in list(self.tasks):
+            t.cancel()
+        for sock in self.idle:
+            sock.close(linger=0)
+        self.ctx.destroy(linger=0)
+
+
+def _reply(code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    resp = web.json_response(body, status=code, headers=headers, dumps=lambda o: json.dumps(o) + "\n")
+    if code >= 400:
+        resp.force_close()
+    return resp
+
+
+class Bridge:
+    """The aiohttp application and its forwarder."""
+
+    def __init__(self, settings: Settings) -> None:
+        settings.check()
+        self.s = settings
+        self.forwarder: Forwarder | None = None
+        self._forwarding: asyncio.Task[None] | None = None
+        self.app = web.Application(client_max_size=settings.max_body, middlewares=[self._errors])
+        self.app.router.add_get("/healthz", self.healthz)
+        for path in PATHS:
+            self.app.router.add_post(path, self.post)
+        self.app.router.add_route("*", "/{tail:.*}", self.elsewhere)
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status == 413:
+                return _reply(413, {"ok": False, "error": f"body larger than {self.s.max_body} bytes"})
+            raise
+        except Exception as exc:  # noqa: BLE001 - the bridge must survive any request
+            log.exception("request failed")
+            return _reply(500, {"ok": False, "error": f"internal error: {type(exc).__name__}"})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return _reply(200, {"ok": True})
+
+    async def elsewhere(self, request: web.Request) -> web.Response:
+        return _reply(404, {"ok": False, "error": f"unknown path; POST Alertmanager webhooks to {PATHS[1]}"})
+
+    def _authorised(self, request: web.Request) -> bool:
+        s = self.s
         if s.token is None and s.basic is None:
-            return True
-        given = (self.headers.get("Authorization") or "").strip().encode("latin-1", errors="replace")
+            return s.no_auth
+        given = (request.headers.get("Authorization") or "").strip().encode("latin-1", errors="replace")
         scheme, _, cred = given.partition(b" ")
         ok = False
         if s.token is not None:
@@ -109,92 +232,139 @@ class Handler(BaseHTTPRequestHandler):
             ok |= hmac.compare_digest(scheme.lower() + b" " + decoded, b"basic " + s.basic)
         return ok
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        if self.path.split("?", 1)[0] == "/healthz":
-            self._reply(200, {"ok": True})
-        else:
-            self._reply(404, {"ok": False, "error": "POST Alertmanager webhooks to /alertmanager"})
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        try:
-            self._post()
-        except Exception as exc:  # noqa: BLE001 - the bridge must survive any request
-            log.exception("request failed")
-            self._reply(500, {"ok": False, "error": f"internal error: {type(exc).__name__}"})
-
-    def _post(self) -> None:
-        s = self.settings
-        if self.path.split("?", 1)[0] not in PATHS:
-            self._reply(404, {"ok": False, "error": f"unknown path; use {PATHS[1]}"})
-            return
-        if not self._authorised():
-            self._reply(401, {"ok": False, "error": "missing or wrong credentials"})
-            return
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            self._reply(411, {"ok": False, "error": "chunked bodies are not accepted; send Content-Length"})
-            return
-        length_hdr = self.headers.get("Content-Length")
-        if length_hdr is None:
-            self._reply(411, {"ok": False, "error": "Content-Length required"})
-            return
-        try:
-            length = int(length_hdr)
-            if length < 0:
-                raise ValueError
-        except ValueError:
-            self._reply(400, {"ok": False, "error": "bad Content-Length"})
-            return
-        if length > s.max_body:
-            self._reply(413, {"ok": False, "error": f"body larger than {s.max_body} bytes"})
-            return
-        ctype = (self.headers.get("Content-Type") or "application/json").split(";", 1)[0].strip().lower()
+    async def post(self, request: web.Request) -> web.Response:
+        s = self.s
+        if not self._authorised(request):
+            realm = 'Bearer realm="sntakeover"' if s.token else 'Basic realm="sntakeover"'
+            return _reply(401, {"ok": False, "error": "missing or wrong credentials"}, {"WWW-Authenticate": realm})
+        if "chunked" in (request.headers.get("Transfer-Encoding") or "").lower():
+            return _reply(411, {"ok": False, "error": "chunked bodies are not accepted; send Content-Length"})
+        if request.content_length is None:
+            return _reply(411, {"ok": False, "error": "Content-Length required"})
+        if request.content_length > s.max_body:
+            return _reply(413, {"ok": False, "error": f"body larger than {s.max_body} bytes"})
+        ctype = (request.headers.get("Content-Type") or "application/json").split(";", 1)[0].strip().lower()
         if ctype not in ("application/json", "text/json", ""):
-            self._reply(415, {"ok": False, "error": "Content-Type must be application/json"})
-            return
-        body = self.rfile.read(length)
-        if len(body) != length:
-            self._reply(400, {"ok": False, "error": "body shorter than Content-Length"})
-            return
+            return _reply(415, {"ok": False, "error": "Content-Type must be application/json"})
+        try:
+            body = await asyncio.wait_for(request.read(), s.read_timeout)
+        except asyncio.TimeoutError:
+            return _reply(408, {"ok": False, "error": f"body not received within {s.read_timeout:g}s"})
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
-            self._reply(400, {"ok": False, "error": f"body is not JSON: {exc}"})
-            return
+            return _reply(400, {"ok": False, "error": f"body is not JSON: {exc}"})
         if not isinstance(payload, dict):
-            self._reply(400, {"ok": False, "error": "body is not a JSON object"})
-            return
+            return _reply(400, {"ok": False, "error": "body is not a JSON object"})
         try:
-            reply = send_raw("alertmanager", payload, endpoint=s.endpoint, timeout=s.timeout,
-                             retries=s.retries, context=s.zmq)
+            body.decode("utf-8")  # spliced into the batch as it came; anything else is re-encoded
+        except UnicodeDecodeError:
+            body = json.dumps(payload).encode()
+        assert self.forwarder is not None
+        try:
+            reply = await self.forwarder.submit(body)
         except NoDaemon as exc:
             log.warning("%s", exc)
-            self._reply(503, {"ok": False, "error": str(exc)})
-            return
+            return _reply(503, {"ok": False, "error": str(exc)})
         except BadReply as exc:
-            self._reply(502, {"ok": False, "error": str(exc)})
-            return
+            return _reply(502, {"ok": False, "error": str(exc)})
         if reply.get("ok"):
-            self._reply(200, {"ok": True, "events": reply.get("events", [])})
-        elif reply.get("retry") or reply.get("temporary"):
-            self._reply(503, {"ok": False, "error": reply.get("error", "temporary failure")})
-        else:
-            self._reply(422, {"ok": False, "error": reply.get("error", "rejected")})
+            out: dict[str, Any] = {"ok": True, "events": reply.get("events", [])}
+            if reply.get("rejected"):
+                out["rejected"] = reply["rejected"]
+                log.warning("alerts rejected by the daemon (the others are stored): %s", reply["rejected"])
+            return _reply(200, out)
+        if reply.get("retry") or reply.get("temporary"):
+            return _reply(503, {"ok": False, "error": reply.get("error", "temporary failure")})
+        return _reply(422, {k: v for k, v in reply.items() if k in ("ok", "error", "rejected", "limit")})
+
+    # -- running -----------------------------------------------------------------------
+
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> tuple[web.AppRunner, int]:
+        self.forwarder = Forwarder(self.s)
+        self._forwarding = asyncio.create_task(self.forwarder.run())
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False, keepalive_timeout=75.0)
+        await runner.setup()
+        site = BoundedSite(runner, host, port, limit=self.s.max_connections, ssl_context=tls)
+        await site.start()
+        return runner, site.bound_port
+
+    async def stop(self, runner: web.AppRunner) -> None:
+        await runner.cleanup()
+        if self._forwarding is not None:
+            self._forwarding.cancel()
+        if self.forwarder is not None:
+            await self.forwarder.close()
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    tls: ssl.SSLContext | None = None
+class _Busy(asyncio.Protocol):
+    """One connection too many: answer 503 and close."""
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, addr = super().get_request()
-        if self.tls is not None:
-            # the handshake happens in the request's thread, under its timeout
-            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        return sock, addr
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(BUSY)
+        transport.close()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.warning("connection from %s failed: %s", client_address, sys.exc_info()[1])
+
+class BoundedSite(web.BaseSite):
+    """A TCP site that refuses connections beyond ``limit`` (503, then close)."""
+
+    __slots__ = ("_host", "_port", "_limit", "bound_port")
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, limit: int,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=min(1024, max(128, limit)))
+        self._host, self._port, self._limit = host, port, limit
+        self.bound_port = port
+
+    @property
+    def name(self) -> str:
+        return f"{'https' if self._ssl_context else 'http'}://{self._host}:{self.bound_port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        limit = self._limit
+
+        def factory() -> asyncio.Protocol:
+            if len(server.connections) >= limit:
+                return _Busy()
+            return server()
+
+        self._server = await asyncio.get_running_loop().create_server(
+            factory, self._host, self._port, ssl=self._ssl_context, backlog=self._backlog, reuse_address=True)
+        self.bound_port = self._server.sockets[0].getsockname()[1]
+
+
+class ThreadedBridge:
+    """The bridge on its own event loop in a thread (tests, the benchmark)."""
+
+    def __init__(self, settings: Settings, listen: str = "127.0.0.1:0", tls: ssl.SSLContext | None = None) -> None:
+        self.bridge = Bridge(settings)
+        self.host, self.port = parse_listen(listen)
+        self.tls = tls
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._run, name="webhook", daemon=True)
+
+    def start(self) -> int:
+        self._thread.start()
+        self._ready.wait(10)
+        return self.port
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._runner, self.port = self.loop.run_until_complete(self.bridge.start(self.host, self.port, self.tls))
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.bridge.stop(self._runner))
+        self.loop.close()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -204,17 +374,11 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def make_server(listen: str, settings: Settings, tls_cert: str | None = None, tls_key: str | None = None) -> Server:
-    host, port = parse_listen(listen)
-    handler = type("BoundHandler", (Handler,), {"settings": settings})
-    cls = type("Server6", (Server,), {"address_family": socket.AF_INET6}) if ":" in host else Server
-    server = cls((host, port), handler)
-    if tls_cert:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(tls_cert, tls_key)
-        server.tls = ctx
-    return server
+def tls_context(cert: str, key: str | None) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx
 
 
 def _secret(path: str) -> bytes:
@@ -238,41 +402,34 @@ def run(args: argparse.Namespace) -> int:
             token=_secret(args.token_file) if args.token_file else None,
             basic=_secret(args.basic_auth_file) if args.basic_auth_file else None,
             max_body=args.max_body,
+            max_connections=args.max_connections,
+            no_auth=args.no_auth,
         )
-        if settings.basic is not None and b":" not in settings.basic:
-            raise ValueError("--basic-auth-file must hold user:password")
-        server = make_server(args.listen, settings, args.tls_cert, args.tls_key)
+        bridge = Bridge(settings)
+        host, port = parse_listen(args.listen)
+        tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
     except (OSError, ValueError, ssl.SSLError) as exc:
         print(f"sntakeover webhook: {exc}", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    if settings.no_auth:
+        log.warning("running WITHOUT authentication (--no-auth): anyone who can reach %s can report a service node "
+                    "down", args.listen)
+    return asyncio.run(_serve(bridge, host, port, tls, settings))
 
-    def _stop(signum: int, frame: Any) -> None:
-        if not stop.is_set():
-            stop.set()
-            threading.Thread(target=server.shutdown, daemon=True).start()
 
-    old = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    log.info("listening on %s (%s), forwarding to %s", args.listen, "https" if server.tls else "http", settings.endpoint)
+async def _serve(bridge: Bridge, host: str, port: int, tls: ssl.SSLContext | None, settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        server.serve_forever(poll_interval=0.5)
+        runner, bound = await bridge.start(host, port, tls)
+    except OSError as exc:
+        print(f"sntakeover webhook: cannot listen on {host}:{port}: {exc}", file=sys.stderr)
+        return 2
+    log.info("listening on %s:%d (%s), forwarding to %s", host, bound, "https" if tls else "http", settings.endpoint)
+    try:
+        await stop.wait()
     finally:
-        server.server_close()
-        settings.zmq.term()
-        for sig, h in old.items():
-            signal.signal(sig, h)
+        await bridge.stop(runner)
     return 0
-
-
-def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("webhook", parents=[common], help="HTTP bridge for Alertmanager webhooks",
-                              description="Receive Alertmanager webhook POSTs and forward them to the daemon.")
-    p.add_argument("--listen", required=True, metavar="HOST:PORT")
-    auth = p.add_mutually_exclusive_group()
-    auth.add_argument("--token-file", help="file holding the bearer token Alertmanager sends")
-    auth.add_argument("--basic-auth-file", help="file holding user:password for basic auth")
-    p.add_argument("--tls-cert", help="PEM certificate (chain) for HTTPS")
-    p.add_argument("--tls-key", help="PEM private key for HTTPS")
-    p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
-                   help="largest accepted body (default %(default)s)")
-    p.set_defaults(func=run, retries=2)

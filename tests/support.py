@@ -158,6 +158,16 @@ command_timeout = 120.0
             time.sleep(0.05)
         raise AssertionError(f"event {event_id} not applied within {timeout}s")
 
+    def wait_note(self, iid: int, text: str, timeout: float = 60.0) -> str:
+        """Wait until a line containing ``text`` is on the incident's timeline; return it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            hit = next((t["reason"] for t in self.summary(iid)["timeline"] if text in t["reason"]), None)
+            if hit:
+                return hit
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} never on incident {iid}'s timeline")
+
     def summary(self, iid: int) -> dict[str, Any]:
         from sntakeover.records import summary
 
@@ -218,7 +228,7 @@ class EngineRun:
         from sntakeover.runner import LocalRunner
 
         raw: dict[str, Any] = {"confirm": {"rounds": 2, "interval": 0.05}, "verify": {"interval": 0.05},
-                               "engine": {"retry_delay": 0.05}}
+                               "engine": {"retry_delay": 0.05}, "notify": {"retries": 2, "backoff": 0.05}}
         for section, values in (config or {}).items():
             raw.setdefault(section, {}).update(values)
         bindir = path or (sim.bin if sim is not None else None)
@@ -231,8 +241,12 @@ class EngineRun:
         for i, plugin in enumerate(plugins):
             pm.register(plugin, name=f"test-plugin-{i}")
         self.hooks = Hooks(pm)
-        self.engine = Engine(self.config, self.store, self.hooks,
-                             LocalRunner(path_prefix=[str(bindir)] if bindir else ()))
+        runner = LocalRunner(path_prefix=[str(bindir)] if bindir else ())
+        self.engine = Engine(self.config, self.store, self.hooks, runner)
+        # notifications go through the durable outbox, delivered by the real notifier thread
+        from sntakeover.outbox import Notifier
+
+        self.notifier = Notifier(self.config, Store(tmp_path / "engine.db"), self.hooks, runner).start()
 
     def send(self, ev: dict[str, Any]) -> None:
         from sntakeover.model import Event
@@ -277,6 +291,8 @@ class EngineRun:
         return [r["reason"] for r in self.store.timeline(iid)]
 
     def close(self) -> None:
+        self.notifier.stop()
+        self.notifier.store.close()
         self.store.close()
 
 

@@ -158,9 +158,17 @@ def test_xcatmon_statuses(adapt):
     evs = adapt("xcatmon", payload)
     assert [(e["servicenode"], e["kind"]) for e in evs] == [("sn1", "sn.down"), ("sn2", "sn.up"), ("sn4", "sn.down")]
     assert evs[0]["state_type"] == "hard"
-    # the next cron run 3 minutes later reports the same: same id within the bucket
+    # the hook remembers when the outage began: the next cron run carries the same 'since', the same id
+    def report(t, since):
+        return {"statuses": [{"node": "sn1", "status": "noping", "since": since}], "time": t}
+
+    assert adapt("xcatmon", report(1772619342, 1772619342))[0]["id"] == adapt("xcatmon", report(1772619522, 1772619342))[0]["id"]
+    assert adapt("xcatmon", report(1772619342, 1772619342))[0]["id"] != adapt("xcatmon", report(1772619522, 1772619500))[0]["id"]
+    # without 'since' every report is its own event, unless the admin opts into a bucket
     again = adapt("xcatmon", dict(payload, time=1772619342 + 180))
-    assert again[0]["id"] == evs[0]["id"]
+    assert again[0]["id"] != evs[0]["id"]
+    assert adapt("xcatmon", dict(payload, time=1772619000 + 180), {"bucket": 900})[0]["id"] == \
+        adapt("xcatmon", dict(payload, time=1772619000 + 1), {"bucket": 900})[0]["id"]
     assert adapt("xcatmon", payload, {"servicenodes": ["sn2"]})[0]["servicenode"] == "sn2"
     with_time = {"statuses": [{"node": "sn1", "status": "noping", "statustime": "03-04-2026 10:15:00"}], "time": 1}
     assert adapt("xcatmon", with_time)[0]["id"] == "xcatmon:sn1:down:03-04-2026_10:15:00"

@@ -70,8 +70,9 @@ def test_bad_toml_names_the_file(tmp_path):
         config.load(p)
 
 
-def test_check_config_command(tmp_path, capsys):
-    good = write(tmp_path, '[approval]\nabove_nodes = 500\n')
+def test_check_config_command(tmp_path, capsys, sim):
+    s = sim(nodes=4)
+    good = write(tmp_path, f'[approval]\nabove_nodes = 500\n[xcat]\npath = ["{s.bin}"]\n')
     assert main(["check-config", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "event.v1" in out and "sntakeover.builtin.snmove" in out
@@ -122,3 +123,47 @@ def test_paths_that_reach_a_remote_shell_are_checked():
         build({"xcat": {"path": ["/a:/b"]}})
     with pytest.raises(ConfigError, match=r"verify.xcatinfo_path must be an absolute path"):
         build({"verify": {"xcatinfo_path": "etc/xcatinfo"}})
+
+
+def test_hook_sntakeover_required_commands_check_config_names_every_missing_command_and_who_needs_it(tmp_path, capsys, sim, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    cfg = write(tmp_path, f'[xcat]\npath = ["{empty}"]\n[fence]\npolicy = "require"\n')
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    for cmd, plugin in (("snmove", "sntakeover.builtin.snmove"), ("rpower", "sntakeover.builtin.fence"),
+                        ("lsdef", "sntakeover.builtin.plan"), ("xdsh", "sntakeover.builtin.probe_xdsh")):
+        assert f"{cmd}: not found on xcat.path + PATH (needed by" in err and plugin in err, (cmd, err)
+    # the simulator's directory on xcat.path holds them all
+    s = sim(nodes=4)
+    cfg.write_text(f'[xcat]\npath = ["{s.bin}"]\n[fence]\npolicy = "require"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 0
+
+
+def test_third_party_plugin_declares_its_commands(tmp_path):
+    from sntakeover import hookimpl
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.preflight import missing_commands
+
+    class Pager:
+        @hookimpl
+        def sntakeover_required_commands(self, config):
+            return ["sntakeover-no-such-pager"]
+
+    pm = get_plugin_manager(load_entrypoints=False, builtins=())
+    pm.register(Pager(), name="pager")
+    assert missing_commands(build({}), Hooks(pm)) == [
+        "sntakeover-no-such-pager: not found on xcat.path + PATH (needed by pager)"]
+
+
+def test_check_config_refuses_bad_adapter_options(tmp_path, capsys, sim):
+    s = sim(nodes=4)
+    cfg = write(tmp_path, f'[xcat]\npath = ["{s.bin}"]\n[adapters.xcatmon]\nbucket = "fifteen"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    assert "adapters.xcatmon.bucket: 'fifteen' is not of type 'integer'" in capsys.readouterr().err
+    cfg.write_text(f'[xcat]\npath = ["{s.bin}"]\n[adapters.alertmanager]\nsn_lable = "sn"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    assert "adapters.alertmanager: Additional properties are not allowed ('sn_lable' was unexpected)" in \
+        capsys.readouterr().err

@@ -130,7 +130,7 @@ def test_a_failing_notifier_never_stops_the_takeover(run):
     r = run(plugins=(p,))
     inc = go(r)
     assert inc["state"] == "done"
-    assert any("notifier test-plugin-0 failed" in n for n in r.timeline(inc["id"]))
+    r.until(lambda: any("notifier test-plugin-0 failed" in n for n in r.timeline(inc["id"])))
 
 
 def test_a_custom_strategy_and_verifier_answer_in_their_turn(run):

@@ -56,7 +56,7 @@ def test_sntakeover_plugins_lists_the_plugins_their_hooks_and_the_ones_left_out(
     loaded = {p["name"]: p for p in d["loaded"]}
     assert loaded["spool"]["hooks"] == ["sntakeover_notify", "sntakeover_options_schema", "sntakeover_plan"]
     assert loaded["spool"]["source"].startswith("sntakeover-example-spool 1.0, entry point sntakeover_example_spool")
-    assert loaded["sntakeover.builtin.verify"]["hooks"] == ["sntakeover_verify"]
+    assert loaded["sntakeover.builtin.verify"]["hooks"] == ["sntakeover_required_commands", "sntakeover_verify"]
     assert loaded["sntakeover.builtin.verify"]["source"] == "built-in"
     failed = {p["name"]: p["error"] for p in d["failed"]}
     assert set(failed) == {"broken", "typo", "wrapped"}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from intake_only import IntakeOnlyDaemon  # noqa: E402
+from intake_only import FaultyDaemon, IntakeOnlyDaemon  # noqa: E402
 
 from sntakeover import hookcli  # noqa: E402
 
@@ -120,7 +120,7 @@ def test_no_daemon_exit_3_with_message(capsys, tmp_path):
 
 
 def test_garbage_reply_exit_5():
-    d = IntakeOnlyDaemon(mode="garbage")
+    d = FaultyDaemon("garbage")
     try:
         assert run(["hook", "zabbix", "--endpoint", d.endpoint, "--host", "sn1", "--event", "1", "--value", "1"]) == 5
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import pluggy
 import pytest
@@ -59,26 +58,6 @@ def test_hook_sntakeover_adapt_a_plugin_adds_a_source_and_a_wrapper_sees_its_res
     # the built-in adapters still answer their own sources, through the same wrapper
     assert intake.adapt("xcatmon", {"statuses": [{"node": "sn1", "status": "noping"}], "time": 1772619342})[0].detail \
         == "via xcatmon"
-
-
-def test_hook_sntakeover_event_recorded_sees_each_new_event_once_and_cannot_break_the_ack(tmp_path):
-    seen = []
-
-    class Audit:
-        @hookimpl
-        def sntakeover_event_recorded(self, event, incident_id):
-            seen.append((event.id, incident_id))
-
-    class Broken:
-        @hookimpl
-        def sntakeover_event_recorded(self):
-            raise OSError("audit disk full")
-
-    intake = Intake(build({}), Store(tmp_path / "s.db"), load_validators(), Hooks(manager(Audit(), Broken())))
-    req = json.dumps({"v": 1, "op": "event", "event": EVENT}).encode()
-    assert intake.handle(req) == {"ok": True, "id": "mytool:1", "duplicate": False}
-    assert intake.handle(req)["duplicate"] is True
-    assert seen == [("mytool:1", None)]
 
 
 def test_hook_sntakeover_probe_takes_one_result_or_a_list():

@@ -34,8 +34,13 @@ def test_installed_wheel_finds_the_schemas(tmp_path):
     where, names = r.stdout.splitlines()
     assert str(venv) in where and str(REPO) not in where
     assert "event.v1" in names.split() and "request.v1" in names.split()
-    r = subprocess.run([str(venv / "bin" / "sntakeover"), "check-config"], capture_output=True, text=True,
-                       cwd=tmp_path, env=env, timeout=60)
+    from sntakeover import xcatsim
+
+    bindir = xcatsim.bin_dir(xcatsim.init_cluster(tmp_path / "cluster", nodes=4, sns=("sn1", "sn2")))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[xcat]\npath = ["{bindir}"]\n')
+    r = subprocess.run([str(venv / "bin" / "sntakeover"), "check-config", "--config", str(cfg)], capture_output=True,
+                       text=True, cwd=tmp_path, env=env, timeout=60)
     assert r.returncode == 0 and "event.v1" in r.stdout, r.stderr
 
 

@@ -13,7 +13,6 @@ import pytest
 from support import EngineRun, event, shadow_bin
 
 from sntakeover import hookimpl
-from sntakeover.clock import now
 
 
 @pytest.fixture
@@ -106,7 +105,7 @@ def test_sn_up_after_fencing_began_is_noted_and_the_takeover_completes(sim, run)
     assert s.state()["machines"]["sn1"]["power"] == "off"
     assert all(s.servicenode(n) == "sn2,sn1" for n in snmoved(s))
     assert any("the takeover is committed" in n for n in r.timeline(inc["id"]))
-    assert any(k == "attention" and "takeover is committed" in why for _, _, _, k, why in notes.seen)
+    r.until(lambda: any(k == "attention" and "takeover is committed" in why for _, _, _, k, why in notes.seen))
 
 
 def test_one_outage_is_one_incident_under_a_storm(sim, run):

@@ -119,7 +119,7 @@ def test_approval_through_the_cli_and_show_explains_the_wait(sim, daemon):
     d.send(event("sn1"))
     inc = d.wait_state("sn1", {"awaiting-approval"})
     shown = cli(d, "show", str(inc["id"])).stdout
-    assert f"why: waiting for 4 nodes would move, more than approval.above_nodes = 2" in shown, shown
+    assert "why: waiting for 4 nodes would move, more than approval.above_nodes = 2" in shown, shown
     assert cli(d, "approve", "999").returncode == 1
     wrong = cli(d, "reject", "999")
     assert "no incident 999" in wrong.stderr

@@ -9,11 +9,10 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 
 import pytest
 
-from intake_only import IntakeOnlyDaemon  # noqa: E402
+from intake_only import FaultyDaemon, IntakeOnlyDaemon  # noqa: E402
 
 from sntakeover import webhook  # noqa: E402
 
@@ -32,19 +31,16 @@ def bridge():
     started = []
 
     def start(endpoint, tls=None, **kw):
+        if "token" not in kw and "basic" not in kw:
+            kw.setdefault("no_auth", True)
         settings = webhook.Settings(endpoint=endpoint, timeout=0.5, retries=2, **kw)
-        srv = webhook.make_server("127.0.0.1:0", settings, *(tls or (None, None)))
-        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        t.start()
-        started.append((srv, t, settings))
-        return srv.server_address[1]
+        b = webhook.ThreadedBridge(settings, "127.0.0.1:0", webhook.tls_context(*tls) if tls else None)
+        started.append(b)
+        return b.start()
 
     yield start
-    for srv, t, settings in started:
-        srv.shutdown()
-        srv.server_close()
-        t.join(5)
-        settings.zmq.term()
+    for b in started:
+        b.stop()
 
 
 @pytest.fixture
@@ -85,7 +81,7 @@ def test_daemon_rejection_gives_422(bridge, daemon):
 
 
 def test_daemon_garbage_gives_502(bridge):
-    d = IntakeOnlyDaemon(mode="garbage")
+    d = FaultyDaemon("garbage")
     try:
         assert post(bridge(d.endpoint), PAYLOAD)[0] == 502
     finally:
@@ -164,3 +160,117 @@ def test_survives_garbage_bytes(bridge, daemon):
         finally:
             s.close()
     assert post(port, PAYLOAD)[0] == 200
+
+
+def test_refuses_to_start_without_credentials(capsys):
+    from sntakeover import hookcli
+
+    assert hookcli.main(["webhook", "--listen", "127.0.0.1:0"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to start without credentials" in err and "--no-auth" in err
+
+
+def test_no_auth_warns_at_every_start(tmp_path):
+    import os
+    import signal
+    import sys
+    import time
+
+    from support import REPO
+
+    env = dict(os.environ, SNTAKEOVER_ENDPOINT=f"ipc://{tmp_path}/none.sock")
+    for _ in range(2):
+        p = subprocess.Popen([sys.executable, "-m", "sntakeover", "webhook", "--listen", "127.0.0.1:0", "--no-auth"],
+                             cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            line = p.stderr.readline()
+            assert "WITHOUT authentication" in line, line
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+        time.sleep(0.05)
+
+
+def test_internal_error_in_the_daemon_gives_503_so_alertmanager_retries(bridge, daemon):
+    from sntakeover import hookimpl
+
+    class Crashing:
+        @hookimpl(tryfirst=True)
+        def sntakeover_adapt(self, source, payload, options):
+            raise RuntimeError("adapter bug")
+
+    daemon.intake.hooks.pm.register(Crashing(), name="crashing")
+    status, body = post(bridge(daemon.endpoint), PAYLOAD)
+    assert status == 503 and body["error"] == "internal error: RuntimeError: adapter bug"
+
+
+def test_one_bad_alert_of_three_two_stored_and_200(bridge, daemon):
+    alerts = [dict(PAYLOAD["alerts"][0], fingerprint=f"ab{i}", labels={"alertname": "XcatSnDown", "sn": f"sn{i}"})
+              for i in range(3)]
+    alerts[1]["labels"] = {"alertname": "XcatSnDown", "sn": "sn 1; reboot"}
+    status, body = post(bridge(daemon.endpoint), dict(PAYLOAD, alerts=alerts))
+    assert status == 200 and len(body["events"]) == 2
+    assert body["rejected"][0]["path"] == "$.payload.alerts[1].labels.sn"
+    assert [e["servicenode"] for e in daemon.events] == ["sn0", "sn2"]
+
+
+def test_concurrent_posts_reach_the_daemon_as_batches_and_each_gets_its_answer(bridge, daemon):
+    port = bridge(daemon.endpoint)
+    results = {}
+
+    def one(i):
+        alert = dict(PAYLOAD["alerts"][0], fingerprint=f"cc{i:02x}", labels={"alertname": "XcatSnDown", "sn": f"sn{i}"})
+        results[i] = post(port, dict(PAYLOAD, alerts=[alert]))
+
+    import threading
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results[i][0] == 200 and results[i][1]["events"][0]["id"].startswith(f"am:cc{i:02x}:") for i in range(24))
+    assert len(daemon.events) == 24
+    assert daemon.intake.counters["batches"] < 24  # POSTs that met in the bridge went as one request
+
+
+def test_connections_beyond_the_limit_get_503(bridge, daemon):
+    port = bridge(daemon.endpoint, max_connections=2)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    try:
+        held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"200" in held[0].recv(1000)  # the first two are served
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        data = extra.recv(1000)
+        extra.close()
+        assert data.startswith(b"HTTP/1.1 503")
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_tcp_nodelay_on_every_connection(daemon):
+    """Headers and body leave in separate writes; without TCP_NODELAY Nagle meets delayed ACK (~40 ms)."""
+    settings = webhook.Settings(endpoint=daemon.endpoint, token=b"t")
+    b = webhook.ThreadedBridge(settings)
+    seen = []
+
+    async def record(request, response):
+        sock = request.transport.get_extra_info("socket")
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    b.bridge.app.on_response_prepare.append(record)
+    port = b.start()
+    try:
+        for _ in range(2):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            assert post(port, PAYLOAD, {"Authorization": "Bearer t"}, conn=c)[0] == 200
+    finally:
+        b.stop()
+    assert seen and all(seen), seen
+
+
+def test_a_utf16_body_does_not_spoil_the_batch_it_travels_in(bridge, daemon):
+    port = bridge(daemon.endpoint)
+    status, body = post(port, json.dumps(PAYLOAD).encode("utf-16"))
+    assert status == 200 and body["events"][0]["duplicate"] is False

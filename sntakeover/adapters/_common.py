@@ -27,6 +27,26 @@ _IDPART = re.compile(r"[^!-~]")
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: options every adapter understands (see sn_name)
+COMMON_OPTIONS: dict[str, Any] = {
+    "map": {"description": "tool name -> xCAT name", "type": "object", "additionalProperties": {"type": "string"}},
+    "strip_domain": {"description": "sn1.example.com -> sn1", "type": "boolean"},
+}
+NAME_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+STATE_TYPE = {"enum": ["hard", "soft"]}
+
+
+def options_schema(source: str, **extra: Any) -> dict[str, dict[str, Any]]:
+    """The ``sntakeover_options_schema`` answer of an adapter: ``[adapters.<source>]``."""
+    return {
+        f"adapters.{source}": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {**COMMON_OPTIONS, **extra},
+        }
+    }
+
+
 def sn_name(raw: Any, options: dict[str, Any], path: str) -> str:
     """Return the xCAT name of a service node reported by a tool as ``raw``."""
     if not isinstance(raw, str) or not raw.strip():

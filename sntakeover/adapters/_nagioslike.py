@@ -17,10 +17,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import clean_severity, event, make_id, sn_name, utc_from_epoch
+from ._common import clean_severity, event, make_id, options_schema, sn_name, utc_from_epoch
 
 DOWN_STATES = {"DOWN", "CRITICAL"}
 UP_STATES = {"UP", "OK"}
+
+
+def options(source: str) -> dict[str, dict[str, Any]]:
+    return options_schema(source, severity={"description": "severity given to the events", "type": "string",
+                                            "pattern": "^[A-Za-z0-9_.-]{1,32}$"})
 
 
 def kind_of(payload: dict[str, Any]) -> str | None:

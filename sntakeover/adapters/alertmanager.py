@@ -14,6 +14,9 @@
 * Options (``[adapters.alertmanager]``): ``sn_label``, ``map``, ``strip_domain``,
   ``alertnames`` (a list: only these alert names make events; others are
   recorded only).
+* One alert that cannot be read (no service node label, a name that is not an
+  xCAT name) is reported on its own, with its path; the other alerts of the
+  group are still stored.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 from sntakeover import hookimpl
 
 from ..errors import EventRejected
-from ._common import clean_severity, event, make_id, sn_name
+from ._common import NAME_LIST, clean_severity, event, make_id, options_schema, sn_name
 
 SOURCE = "alertmanager"
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -49,18 +52,31 @@ def servicenode_of(labels: dict[str, str], options: dict[str, Any], path: str) -
 
 
 @hookimpl
-def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any]] | None:
+def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
+    return options_schema(
+        SOURCE,
+        sn_label={"description": "label naming the service node", "type": "string", "minLength": 1},
+        alertnames={**NAME_LIST, "description": "only these alert names make events"},
+    )
+
+
+@hookimpl
+def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any] | EventRejected] | None:
     if source != SOURCE:
         return None
     wanted = options.get("alertnames")
     host = urlsplit(payload.get("externalURL") or "").hostname
     reason = payload.get("notification_reason")
-    events: list[dict[str, Any]] = []
+    events: list[dict[str, Any] | EventRejected] = []
     for i, alert in enumerate(payload.get("alerts", [])):
         labels = alert.get("labels", {})
         if wanted and labels.get("alertname") not in wanted:
             continue
-        sn = servicenode_of(labels, options, f"$.alerts[{i}].labels")
+        try:
+            sn = servicenode_of(labels, options, f"$.alerts[{i}].labels")
+        except EventRejected as exc:  # this alert only; its neighbours go on
+            events.append(exc)
+            continue
         status = alert["status"]
         firing = status == "firing"
         ends = alert.get("endsAt") or ZERO_TIME

@@ -23,6 +23,11 @@ SOURCE = "icinga2"
 
 
 @hookimpl
+def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
+    return _nagioslike.options(SOURCE)
+
+
+@hookimpl
 def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any]] | None:
     if source != SOURCE:
         return None

@@ -19,9 +19,14 @@ from typing import Any
 
 from sntakeover import hookimpl
 
-from ._common import event, make_id, sn_name, utc_from_epoch
+from ._common import event, make_id, options_schema, sn_name, utc_from_epoch
 
 SOURCE = "monit"
+
+
+@hookimpl
+def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
+    return options_schema(SOURCE)
 
 
 @hookimpl

@@ -34,8 +34,10 @@ Events (tables other than ``noderes`` and ``nodelist`` are recorded only):
   that SN's open incident and never acts on.
 
 The id is ``regnotif:<table>:<action>:<node>:<hash>`` where the hash covers the
-whole text and the hook's time, so the same notification resent by the client
-is a duplicate while the same change made again later is not.
+whole text, the hook's time and its per-run ``nonce``, so the same
+notification resent by the client is a duplicate while the same change made
+again (even within the same second) is not. Options: ``servicenodes``,
+``sn_group``, ``state_type``, ``map``, ``strip_domain``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from sntakeover import hookimpl
 
 from ..errors import EventRejected
 from ..xcatout import valid_name
-from ._common import clean_text, digest, event, make_id, sn_name, utc_from_epoch
+from ._common import NAME_LIST, STATE_TYPE, clean_text, digest, event, make_id, options_schema, sn_name, utc_from_epoch
 from .xcatmon import direction
 
 SOURCE = "regnotif"
@@ -251,6 +253,16 @@ def _first(servicenode: str) -> str:
 
 
 @hookimpl
+def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
+    return options_schema(
+        SOURCE,
+        servicenodes={**NAME_LIST, "description": "the service nodes (default: members of sn_group)"},
+        sn_group={"description": "xCAT group of the service nodes", "type": "string", "minLength": 1},
+        state_type=STATE_TYPE,
+    )
+
+
+@hookimpl
 def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any]] | None:
     if source != SOURCE:
         return None
@@ -258,7 +270,7 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
     if note.table not in COLUMNS:
         return []
     when = utc_from_epoch(payload["time"], "$.time")
-    tag = digest(payload["text"], payload["time"])
+    tag = digest(payload["text"], payload["time"], payload.get("nonce", ""))
     new = note.new.values if note.new else {}
     olds = [r.values for r in note.old_rows] or [{}]
     events: list[dict[str, Any]] = []

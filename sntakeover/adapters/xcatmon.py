@@ -10,11 +10,15 @@ still confirms with its own probes before acting); a reachable status
 (``ping``, ``sshd``, ``alive``, ``booted``...) gives ``sn.up``; other states
 (``installing``, ``unknown``...) give nothing.
 
-Cron reports the same state again every few minutes; the id
-``xcatmon:<sn>:<down|up>:<t>`` uses ``statustime`` when the line has one, else
-the report time rounded down to ``bucket`` seconds (option, default 900), so
-repeats collapse. Options: ``servicenodes`` (only these names count; default:
-every reported node), ``map``, ``strip_domain``, ``state_type``, ``bucket``.
+Cron reports the same state again every minute; the hook remembers per node
+when the current direction began (``since``, like ``hook monit``), so the id
+``xcatmon:<sn>:<down|up>:<since>`` is the same for every report of one outage
+and different for the next outage. A line without ``since`` uses its
+``statustime``, else the report time rounded down to ``bucket`` seconds
+(option; default 0 = the exact report time: every report its own event, two
+outages never share an id). Options: ``servicenodes`` (only these names count;
+default: every reported node), ``map``, ``strip_domain``, ``state_type``,
+``bucket``. One line that cannot be read is reported alone; the others count.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 
 from sntakeover import hookimpl
 
-from ._common import clean_text, event, make_id, sn_name, utc_from_epoch
+from ..errors import EventRejected
+from ._common import NAME_LIST, STATE_TYPE, clean_text, event, make_id, options_schema, sn_name, utc_from_epoch
 
 SOURCE = "xcatmon"
 DOWN = frozenset({"noping", "unreachable"})
@@ -41,11 +46,22 @@ def direction(status: str) -> str | None:
 
 
 @hookimpl
-def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any]] | None:
+def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
+    return options_schema(
+        SOURCE,
+        servicenodes={**NAME_LIST, "description": "only these nodes count"},
+        state_type=STATE_TYPE,
+        bucket={"description": "seconds; reports without 'since' within one bucket share an id", "type": "integer",
+                "minimum": 0},
+    )
+
+
+@hookimpl
+def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list[dict[str, Any] | EventRejected] | None:
     if source != SOURCE:
         return None
     only = set(options.get("servicenodes") or [])
-    bucket = int(options.get("bucket") or 900)
+    bucket = int(options.get("bucket") or 0)
     state_type = options.get("state_type", "hard")
     when = utc_from_epoch(payload["time"], "$.time")
     events = []
@@ -55,8 +71,17 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
         d = direction(entry["status"])
         if d is None:
             continue
-        sn = sn_name(entry["node"], options, f"$.statuses[{i}].node")
-        stamp = entry.get("statustime") or str(payload["time"] // bucket * bucket)
+        try:
+            sn = sn_name(entry["node"], options, f"$.statuses[{i}].node")
+        except EventRejected as exc:  # this line only
+            events.append(exc)
+            continue
+        if entry.get("since") is not None:
+            stamp = str(entry["since"])
+        elif entry.get("statustime"):
+            stamp = entry["statustime"]
+        else:
+            stamp = str(payload["time"] // bucket * bucket if bucket else payload["time"])
         events.append(
             event(
                 id=make_id(SOURCE, sn, d, stamp),

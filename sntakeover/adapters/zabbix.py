@@ -17,11 +17,16 @@ from typing import Any
 from sntakeover import hookimpl
 
 from ..errors import EventRejected
-from ._common import clean_severity, event, make_id, sn_name, utc_from_epoch
+from ._common import clean_severity, event, make_id, options_schema, sn_name, utc_from_epoch
 
 SOURCE = "zabbix"
 #: {EVENT.NSEVERITY} -> {EVENT.SEVERITY} names (Zabbix defaults)
 SEVERITIES = {"0": "not_classified", "1": "information", "2": "warning", "3": "average", "4": "high", "5": "disaster"}
+
+
+@hookimpl
+def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
+    return options_schema(SOURCE)
 
 
 @hookimpl

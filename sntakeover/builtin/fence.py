@@ -27,3 +27,8 @@ def sntakeover_fence(incident, plan, ctx):
         return FenceResult("rpower", True, f"rpower {sn} off (rc={off.rc}); stat says off")
     said = state or (stat.stderr.strip() or off.stderr.strip())[:300]
     return FenceResult("rpower", False, f"rpower {sn} stat says {said!r} after off (rc={off.rc})")
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["rpower"] if config.get("fence", "method") == "rpower" and config.get("fence", "policy") != "off" else []

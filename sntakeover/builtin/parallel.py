@@ -50,3 +50,8 @@ def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     with ThreadPoolExecutor(max_workers=len(argvs), thread_name_prefix="snmove") as pool:
         results = list(pool.map(lambda argv: ctx.runner.run(argv, timeout=timeout), argvs))
     return result(STRATEGY, zip(argvs, results))
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["snmove"] if config.get("takeover", "strategy") == STRATEGY else []

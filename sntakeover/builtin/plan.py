@@ -101,3 +101,8 @@ def sntakeover_plan(incident, ctx):
         if solo:
             moves = [NodeMove(**{**m.__dict__, "solo": True}) if m.node in solo else m for m in moves]
     return Plan(tuple(moves), skipped, tuple(warnings))
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["lsdef", "tabdump", "nodels"]

@@ -26,3 +26,8 @@ def sntakeover_probe(servicenode, ctx):
     if state:
         return ProbeResult(NAME, False, state)
     return ProbeResult(NAME, None, f"cannot tell: no status for {servicenode} ({last_line(res)})")
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["nodestat"] if config.get("confirm", "enabled") or config.get("backup", "check") else []

@@ -27,3 +27,8 @@ def sntakeover_probe(servicenode, ctx):
     if state == "on":
         return ProbeResult(NAME, None, "cannot tell: power is on (says nothing about the OS)")
     return ProbeResult(NAME, None, f"cannot tell: {state or last_line(res)}")
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["rpower"] if config.get("confirm", "enabled") or config.get("backup", "check") else []

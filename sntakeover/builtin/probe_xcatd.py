@@ -92,3 +92,8 @@ def sntakeover_probe(servicenode, ctx):
         return ProbeResult(NAME, None, f"cannot tell: {servicenode} {where}")
     down, detail = connect(addr, ctx.config.get("confirm", "tcp_port"), ctx.config.get("confirm", "tcp_timeout"))
     return ProbeResult(NAME, down, detail)
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["nodels"] if config.get("confirm", "enabled") or config.get("backup", "check") else []

@@ -30,3 +30,8 @@ def sntakeover_probe(servicenode, ctx):
     if any(w in text for w in UNREACHABLE):
         return ProbeResult(NAME, True, last_line(res))
     return ProbeResult(NAME, None, f"cannot tell: rc={res.rc}: {last_line(res)}")
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["xdsh"] if config.get("confirm", "enabled") or config.get("backup", "check") else []

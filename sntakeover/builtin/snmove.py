@@ -77,3 +77,8 @@ def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
         ctx.note(f"running: snmove {len(argv[1].split(','))} node(s) -> {argv[3]}")
         runs.append((argv, ctx.runner.run(argv, timeout=timeout)))
     return result(STRATEGY, runs)
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["snmove"] if config.get("takeover", "strategy") == STRATEGY else []

@@ -70,3 +70,8 @@ def sntakeover_verify(incident, plan, ctx, takeover_errors):
         detail = "; ".join(problems) if problems else f"servicenode={sn} xcatmaster={xm}"
         verdicts.append(NodeVerdict(m.node, not problems, sn, xm, detail, VERIFIER))
     return verdicts
+
+
+@hookimpl
+def sntakeover_required_commands(config):
+    return ["lsdef", "xdsh"] if config.get("verify", "node_check") else ["lsdef"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -24,16 +23,14 @@ def post_alerts(port, alerts):
 
 
 @pytest.fixture
-def bridge(stack):
-    settings = webhook.Settings(endpoint=stack.endpoint, timeout=2.0, retries=2)
-    srv = webhook.make_server("127.0.0.1:0", settings)
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    yield srv.server_address[1]
-    srv.shutdown()
-    srv.server_close()
-    t.join(5)
-    settings.zmq.term()
+def bridge(stack, tmp_path):
+    token = tmp_path / "webhook.token"
+    token.write_text("am-secret\n")
+    settings = webhook.Settings(endpoint=stack.endpoint, timeout=2.0, retries=2, token=b"am-secret")
+    b = webhook.ThreadedBridge(settings)
+    port = b.start()
+    yield port, token
+    b.stop()
 
 
 def test_alertmanager_firing_takes_over_dedups_and_resolved_never_fails_back(tmp_path, stack, bridge, start):
@@ -42,7 +39,9 @@ def test_alertmanager_firing_takes_over_dedups_and_resolved_never_fails_back(tmp
     cfg = (HOOKS / "alertmanager" / "alertmanager.yml").read_text()
     assert "http://127.0.0.1:9095/alertmanager" in cfg
     # the shipped file, with the test's bridge port and short timers
+    bridge, token = bridge
     cfg = (cfg.replace("127.0.0.1:9095", f"127.0.0.1:{bridge}")
+              .replace("/etc/sntakeover/webhook.token", str(token))
               .replace("group_wait: 30s", "group_wait: 1s")
               .replace("group_interval: 1m", "group_interval: 1s")
               .replace("repeat_interval: 4h", "repeat_interval: 2s"))
