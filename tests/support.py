@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class Sim:
-    """A simulated xCAT cluster in a directory (see sntakeover.xcatsim)."""
+    """A simulated xCAT cluster in a directory (see sntakeover.xcatsim); ``close()`` stops its listeners."""
 
     def __init__(self, directory: Path, **kw: Any) -> None:
         from sntakeover import xcatsim
@@ -38,6 +38,14 @@ class Sim:
 
     def heal(self, sn: str) -> None:
         self.x.heal_sn(self.dir, sn)
+
+    def close(self) -> None:
+        self.x.stop_cluster(self.dir)
+
+    def address(self, sn: str) -> tuple[str, int]:
+        """The SN's xcatd address as xCAT resolves it (hosts table, site.xcatdport)."""
+        t = self.state()["tables"]
+        return t["hosts"][sn]["ip"], int(t["site"]["xcatdport"])
 
     def node_down(self, node: str) -> None:
         self.x.set_node_up(self.dir, node, False)
