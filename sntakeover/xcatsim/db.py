@@ -21,6 +21,7 @@ import os
 import sqlite3
 import time
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -35,10 +36,13 @@ KEY_COLUMN = {t: cols[0] for t, cols in TABLES.items() if t not in LIST_TABLES}
 KEY_COLUMN["notification"] = "filename"
 _CHUNK = 900
 _GROUP_CACHE_SECONDS = 5.0
+_BUSY_SECONDS = 60
+_BUSY_STEP_MS = 3
 # statelite rows snmove reads (Table.pm getAllEntries without "all")
 _ENABLED = ("0", "no", "NO", "No", "nO")
 
 
+@lru_cache(maxsize=1024)
 def q(name: str) -> str:
     """A quoted SQL identifier (xCAT column names include SQL keywords: key, groups, disable)."""
     return '"' + name.replace('"', '""') + '"'
@@ -76,8 +80,7 @@ class DB:
         path = self.dir / DB_FILE
         if not create and not path.exists():
             raise StateError(f"no simulated cluster in {self.dir}")
-        self.conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
-        self.conn.execute("PRAGMA busy_timeout = 60000")
+        self.conn = sqlite3.connect(path, timeout=float(_BUSY_SECONDS), isolation_level=None)
         if create:
             self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -106,7 +109,7 @@ class DB:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._depth = 1
         try:
             yield self
@@ -120,6 +123,23 @@ class DB:
         changes, self.changes = self.changes, []
         if changes and self.on_commit is not None:
             self.on_commit(changes)
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, retried every few milliseconds while another writer holds the lock
+        (SQLite's own busy handler backs off to 100 ms sleeps, which would serialize many short
+        writers far more than their transactions do)."""
+        deadline = time.monotonic() + _BUSY_SECONDS
+        self.conn.execute(f"PRAGMA busy_timeout = {_BUSY_STEP_MS}")
+        try:
+            while True:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {_BUSY_SECONDS * 1000}")
 
     def _rows_in(self, sql: str, keys: list[str], extra: tuple = ()) -> list[tuple]:
         out: list[tuple] = []

@@ -49,6 +49,7 @@ list of default-route gateways.
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -162,11 +163,13 @@ def new_machine(up: bool = True) -> dict[str, Any]:
 
 # ------------------------------------------------------- addresses
 
+@lru_cache(maxsize=65536)
 def is_ip(s: str) -> bool:
     parts = s.split(".")
     return len(parts) == 4 and all(p.isdigit() and 0 <= int(p) < 256 for p in parts)
 
 
+@lru_cache(maxsize=65536)
 def ip_int(ip: str) -> int:
     a, b, c, d = (int(x) for x in ip.split("."))
     return (a << 24) | (b << 16) | (c << 8) | d
