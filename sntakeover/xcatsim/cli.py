@@ -33,15 +33,18 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--dir", default=os.environ.get("XCATSIM_DIR"), help="cluster directory ($XCATSIM_DIR)")
         return sp
 
-    sp = add("init", "create a cluster")
-    sp.add_argument("--nodes", type=int, default=64)
-    sp.add_argument("--sns", default="sn1,sn2,sn3,sn4")
+    sp = add("init", "create a cluster (and start its SN listeners)")
+    sp.add_argument("--nodes", type=int, default=64, help="compute nodes")
+    sp.add_argument("--sns", default="sn1,sn2,sn3,sn4", help="service nodes, paired in order")
     sp.add_argument("--os", choices=("AIX", "Linux"), default="AIX")
-    sp.add_argument("--latency", type=float, default=0.0)
-    sp.add_argument("--extnfs", default="extnfs01")
+    sp.add_argument("--latency", type=float, default=0.0, help="seconds per simulated network round trip")
+    sp.add_argument("--extnfs", default="extnfs01", help="external NFS server of the nodes ('' for none)")
     sp.add_argument("--no-listeners", action="store_true", help="no TCP listeners for the SNs (no agent process)")
-    for name, what in (("fail", "SN"), ("heal", "SN"), ("node-down", "NODE"), ("node-up", "NODE")):
-        add(name, f"{name} {what}").add_argument("target", metavar=what)
+    for name, what, help_ in (("fail", "SN", "the SN's OS goes down (no ping, no ssh, xcatd port refuses)"),
+                              ("heal", "SN", "the SN is powered on and up again"),
+                              ("node-down", "NODE", "a node (compute or SN) stops answering"),
+                              ("node-up", "NODE", "a node answers again")):
+        add(name, help_).add_argument("target", metavar=what)
     add("show", "show SN states").add_argument("--json", action="store_true")
     add("stop", "close the SN listeners and stop the agent (the cluster stays)")
     return p
