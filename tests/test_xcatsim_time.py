@@ -143,6 +143,21 @@ def test_xdsh_commits_each_fanout_wave_when_its_round_trip_ends(tmp_path):
     assert counts == sorted(counts)
 
 
+def test_xdsh_f_sets_the_fanout(tmp_path):
+    c = init_cluster(tmp_path / "c", nodes=20, sns=("sn1", "sn2"), listeners=False)
+    set_latency(c, 0.3)
+    targets = [f"cn{i}" for i in range(1, 11)]
+    p = subprocess.Popen(["xdsh", "cn1-cn10", "-f", "5", "route change default 10.1.0.9"], env=_env(c),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    counts = []
+    while p.poll() is None:
+        m = load_state(c)["machines"]
+        counts.append(sum(m[n]["routes"] == ["10.1.0.9"] for n in targets))
+        time.sleep(0.01)
+    assert p.wait() == 0
+    assert set(counts) <= {0, 5, 10} and 5 in counts, counts
+
+
 def test_concurrent_snmoves_overlap(tmp_path):
     c = _cluster(tmp_path, 0.1)
     procs = [subprocess.Popen(["snmove", n, "-d", "sn2", "-D", NEW], env=_env(c), stdout=subprocess.DEVNULL,

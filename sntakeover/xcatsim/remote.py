@@ -7,8 +7,9 @@
   command to any of ...``. Nodes with an empty servicenode are handled by the
   MN directly.
 * :func:`waves` splits the nodes a request reached into fan-out waves (the
-  ``fanout`` setting, 64 like xdsh's default): each wave costs one round trip,
-  after which the wave's node-side changes are committed.
+  cluster's ``fanout`` setting, 64 like xdsh's default, or ``xdsh -f N``): each
+  wave costs one round trip, after which the wave's node-side changes are
+  committed.
 * :func:`xdsh` is the xdsh command (the node-side shell is :mod:`nodeshell`).
   Exit code = failed targets, ORed per dispatch group.
 """
@@ -64,14 +65,16 @@ def dispatch(ctx: Any, nodes: list[str]) -> list[list[str]]:
     return reached
 
 
-def waves(ctx: Any, group: list[str], *, write: bool) -> Iterator[list[str]]:
-    """The group in natural order, one fan-out wave at a time: each wave first spends its round
-    trip, then runs (inside one write transaction when ``write``, committed at its end)."""
+def waves(ctx: Any, group: list[str], *, write: bool, fanout: int = 0) -> Iterator[list[str]]:
+    """The group in natural order, one fan-out wave at a time (``fanout``, else the cluster's): each
+    wave first spends its round trip, then runs (inside one write transaction when ``write``,
+    committed at its end)."""
     ordered = sorted(group, key=noderange.natural_key)
-    for i in range(0, len(ordered), ctx.fanout):
+    step = fanout if fanout > 0 else ctx.fanout
+    for i in range(0, len(ordered), step):
         ctx.round_trip()
         with ctx.db.write() if write else nullcontext():
-            yield ordered[i:i + ctx.fanout]
+            yield ordered[i:i + step]
 
 
 def node_os(db: Any, nodes: list[str]) -> dict[str, str]:
@@ -87,6 +90,7 @@ XDSH_USAGE = ["Usage:",
 
 def xdsh(ctx: Any, args: list[str]) -> None:
     verify = stream = False
+    fanout = 0
     nr = None
     cmd_words: list[str] = []
     i = 0
@@ -100,6 +104,9 @@ def xdsh(ctx: Any, args: list[str]) -> None:
             stream = True
         elif a in ("-z", "--exit-status", "-e", "-Q", "-T", "-c", "-m"):
             pass
+        elif a in ("-f", "--fanout") and i + 1 < len(args) and args[i + 1].isdigit():
+            fanout = int(args[i + 1])
+            i += 1
         elif a in ("-t", "--timeout", "-l", "--user", "-f", "--fanout", "-o", "-S"):
             i += 1
         elif a.startswith("-") and nr is None and len(a) > 1:
@@ -126,7 +133,7 @@ def xdsh(ctx: Any, args: list[str]) -> None:
     write = mutates(command)
     for group in dispatch(ctx, nodes):
         failed = 0
-        for wave in waves(ctx, group, write=write):
+        for wave in waves(ctx, group, write=write, fanout=fanout):
             failed += _run_wave(ctx, wave, command, verify, stream, write)
         ctx.rc |= failed
 
