@@ -133,9 +133,8 @@ def updatenode(ctx: Any, args: list[str]) -> None:
 
 def _updatenode_wave(ctx: Any, wave: list[str], sflag: bool, scripts: str | None, d: dict[str, str]) -> None:
     hosts = ctx.db.machines(wave)
-    if sflag:
-        attrs = ctx.db.get_attrs(wave, "noderes", ["xcatmaster", "servicenode"])
-    elif scripts in (None, "all"):
+    res = ctx.db.get_attrs(wave, "noderes", ["xcatmaster", "servicenode"])
+    if not sflag and scripts in (None, "all"):
         attrs = ctx.db.get_attrs(wave, "postscripts", ["postscripts", "postbootscripts"])
     for n in wave:
         m = hosts.get(n)
@@ -143,7 +142,7 @@ def _updatenode_wave(ctx: Any, wave: list[str], sflag: bool, scripts: str | None
             ctx.error(NOT_RESPONDING.format(node=n), 1)
             continue
         if sflag:
-            m["files"]["/etc/xcatinfo"] = f"XCATSERVER={_xcatinfo(ctx, n, attrs[n])}\n"
+            m["files"]["/etc/xcatinfo"] = f"XCATSERVER={_xcatinfo(ctx, n, res[n])}\n"
             run = ["setuppostbootscripts"]
         else:
             if scripts in (None, "all"):
@@ -156,8 +155,22 @@ def _updatenode_wave(ctx: Any, wave: list[str], sflag: bool, scripts: str | None
         ctx.db.save_machine(n, m)
         for s in run:
             ctx.data(f"{n}: Running postscript: {s}")
+            if s == "sntakeover-report":  # hooks/xcat/sntakeover-report's own line
+                ctx.data(f"{n}: {_report_line(n, m, res[n]['xcatmaster'])}")
             ctx.data(f"{n}: Postscript: {s} exited with code 0")
         ctx.data(f"{n}: Running of postscripts has completed.")
+
+
+def _report_line(n: str, m: dict[str, Any], xcatmaster: str) -> str:
+    """What hooks/xcat/sntakeover-report prints on node ``n`` (server from /etc/xcatinfo, MASTER = xcatmaster)."""
+    server = ""
+    for line in m["files"].get("/etc/xcatinfo", "").splitlines():
+        if line.strip().startswith("XCATSERVER"):
+            server = line.split("=", 1)[1].strip()
+    master = xcatmaster or "-"
+    src = "/etc/xcatinfo" if server else ("env" if master != "-" else "-")
+    return (f"sntakeover-report: v=1 node={n} server={server or (master if master != '-' else '-')} "
+            f"master={master} from={src} time={int(time.time())}")
 
 
 def makeconservercf(ctx: Any, args: list[str]) -> None:
