@@ -403,6 +403,14 @@ class DB:
 
     # ------------------------------------------------------------ the dict form
     def export(self) -> dict[str, Any]:
+        """The whole cluster in the dict form, as one consistent snapshot (one read transaction)."""
+        self.conn.execute("BEGIN")
+        try:
+            return self._export()
+        finally:
+            self.conn.execute("COMMIT")
+
+    def _export(self) -> dict[str, Any]:
         tables: dict[str, Any] = {}
         for t, cols in TABLES.items():
             if t in LIST_TABLES:
