@@ -192,3 +192,14 @@ def test_an_address_someone_else_listens_on_is_a_clear_error(c):
         assert e.value.errno == errno.EADDRINUSE and f"cannot listen on {ip}:{port}" in str(e.value)
     finally:
         squatter.close()
+
+
+def test_a_cluster_directory_too_long_for_a_unix_socket_path(tmp_path):
+    d = tmp_path / ("a-very-long-directory-name-" * 5) / "c"
+    assert len(str(d / "agent.sock")) > 108  # longer than AF_UNIX allows
+    c = init_cluster(d, nodes=2, sns=("sn1", "sn2"))
+    addr = xcatd(c, "sn1")
+    assert request(c, "ping")["ok"] and connects(addr)
+    fail_sn(c, "sn1")
+    assert not connects(addr)
+    assert stop_cluster(c) is True
