@@ -331,7 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--keep", action="store_true", help="keep the temporary directory")
     sp.set_defaults(func=cmd_demo)
 
-    sp = sub.add_parser("sim", help="the xCAT simulator: sim init|fail|heal|show ...", add_help=False)
+    # everything after "sim" (options too, e.g. --help) goes to the simulator's own parser:
+    # with no prefix characters this parser never mistakes them for its options
+    sp = sub.add_parser("sim", help="the xCAT simulator: sim init|fail|heal|show|stop ...", add_help=False,
+                        prefix_chars="\0")
     sp.add_argument("rest", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_sim)
 

@@ -38,6 +38,7 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
         return 2
     top = Path(tempfile.mkdtemp(prefix="sntakeover-demo-"))
     proc: subprocess.Popen | None = None
+    cluster: Path | None = None
     try:
         cluster = Path(xcatsim.init_cluster(top / "cluster", nodes=nodes, sns=tuple(sn_list), latency=latency))
         bindir = Path(xcatsim.bin_dir(cluster))
@@ -61,7 +62,8 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
         _say(f"== daemon pid {proc.pid} listening on {endpoint}")
 
         xcatsim.fail_sn(cluster, failed)
-        _say(f"== {failed} crashed (no ping, no ssh, xcatd gone); its nodes keep running on the external NFS server")
+        _say(f"== {failed} crashed (no ping, no ssh, xcatd on {_xcatd(cluster, failed)} refuses); "
+             "its nodes keep running on the external NFS server")
 
         hook = [sys.executable, "-m", "sntakeover", "send", "--endpoint", endpoint, "--kind", "sn.down",
                 "--servicenode", failed, "--tool", "nagios", "--host", "mon1", "--ref", "4711",
@@ -97,10 +99,19 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if cluster is not None:
+            xcatsim.stop_cluster(cluster)  # the SNs' listeners close with the demo
         if keep:
             _say(f"(kept {top})")
         else:
             shutil.rmtree(top, ignore_errors=True)
+
+
+def _xcatd(cluster: Path, sn: str) -> str:
+    from . import xcatsim
+
+    t = xcatsim.load_state(cluster)["tables"]
+    return f"{t['hosts'][sn]['ip']}:{t['site']['xcatdport']}"
 
 
 def _follow(db: Path, sn: str) -> tuple[int, str]:

@@ -209,12 +209,15 @@ class Engine(Steps):
             self.attention(iid, text)
         return n
 
+    def due(self) -> list[int]:
+        """Open incidents that are due, and closed ones an sn.up asked to look at again (wake_at set)."""
+        t = now()
+        return [r["id"] for r in self.store.query(
+            "SELECT id FROM incidents WHERE (closed IS NULL AND (wake_at IS NULL OR wake_at <= ?))"
+            " OR (closed IS NOT NULL AND wake_at IS NOT NULL AND wake_at <= ?) ORDER BY id", (t, t))]
+
     def schedule(self) -> None:
-        # open incidents that are due, and closed ones an sn.up asked to look at again (wake_at set)
-        for row in self.store.query("SELECT id FROM incidents WHERE (closed IS NULL AND (wake_at IS NULL OR wake_at <= ?))"
-                                    " OR (closed IS NOT NULL AND wake_at IS NOT NULL AND wake_at <= ?) ORDER BY id",
-                                    (now(), now())):
-            iid = row["id"]
+        for iid in self.due():
             with self._lock:
                 if iid in self._running or self._stop.is_set():
                     continue

@@ -12,14 +12,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import DaemonProc, Sim  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _no_simulator_left_running():
+    """Every simulated cluster's listener agent started during a test ends with it."""
+    yield
+    from sntakeover.xcatsim import stop_all
+
+    stop_all()
+
+
 @pytest.fixture
 def sim(tmp_path: Path):
+    made: list[Sim] = []
+
     def make(**kw: Any) -> Sim:
         kw.setdefault("nodes", 16)
         kw.setdefault("sns", ("sn1", "sn2", "sn3", "sn4"))
-        return Sim(tmp_path / "cluster", **kw)
+        made.append(Sim(tmp_path / "cluster", **kw))
+        return made[-1]
 
-    return make
+    yield make
+    for s in made:
+        s.close()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 class Sim:
-    """A simulated xCAT cluster in a directory (see sntakeover.xcatsim)."""
+    """A simulated xCAT cluster in a directory (see sntakeover.xcatsim); ``close()`` stops its listeners."""
 
     def __init__(self, directory: Path, **kw: Any) -> None:
         from sntakeover import xcatsim
@@ -39,6 +39,14 @@ class Sim:
 
     def heal(self, sn: str) -> None:
         self.x.heal_sn(self.dir, sn)
+
+    def close(self) -> None:
+        self.x.stop_cluster(self.dir)
+
+    def address(self, sn: str) -> tuple[str, int]:
+        """The SN's xcatd address as xCAT resolves it (hosts table, site.xcatdport)."""
+        t = self.state()["tables"]
+        return t["hosts"][sn]["ip"], int(t["site"]["xcatdport"])
 
     def node_down(self, node: str) -> None:
         self.x.set_node_up(self.dir, node, False)
@@ -260,17 +268,14 @@ class EngineRun:
 
     def until(self, pred, timeout: float = 60.0) -> Any:
         """Run due incidents until ``pred()`` is true (returns its value)."""
-        from sntakeover.clock import now as _now
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.engine.apply_pending()
             value = pred()
             if value:
                 return value
-            for row in self.store.query("SELECT id FROM incidents WHERE closed IS NULL AND (wake_at IS NULL OR "
-                                        "wake_at <= ?)", (_now(),)):
-                self.engine.drive(row["id"])
+            for iid in self.engine.due():
+                self.engine.drive(iid)
             value = pred()
             if value:
                 return value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sntakeover.xcatsim import commands_log, fail_sn, init_cluster, load_state, set_node_up
+from sntakeover.xcatsim import commands_log, edit_state, fail_sn, init_cluster, load_state, set_node_up
 from sntakeover.xcatsim.state import node_attr
 from tests.xcatsim_helpers import run
 
@@ -166,11 +166,8 @@ def test_source_alternation_selects_both(tmp_path):
 def test_group_inherited_servicenode_counts_and_node_row_written(c):
     run(c, "chdef", "cn1", "servicenode=")
     # put the value on the group row only
-    import json
-    p = c / "cluster.json"
-    s = json.loads(p.read_text())
-    s["tables"]["noderes"]["pair1"] = {"servicenode": "sn1,sn2"}
-    p.write_text(json.dumps(s))
+    with edit_state(c) as s:
+        s["tables"]["noderes"]["pair1"] = {"servicenode": "sn1,sn2"}
     r = run(c, "snmove", "cn1", "-i")
     assert r.rc == 0, r.err
     after = load_state(c)
@@ -179,7 +176,7 @@ def test_group_inherited_servicenode_counts_and_node_row_written(c):
 
 
 def test_empty_servicenode_counts_as_site_master(c):
-    r = run(c, "snmove", "-s", "192.168.0.1", "-i", "-D", "x")
+    r = run(c, "snmove", "-s", load_state(c)["tables"]["site"]["master"], "-i", "-D", "x")
     # selects the SNs themselves (no os on a Linux-less AIX cluster -> they are AIX; no backup SN)
     assert r.rc == 0
     assert "Error: Could not determine a backup service node for node sn1." in r.err
@@ -226,12 +223,9 @@ def test_xcatmaster_from_dest_ifconfig(c):
 
 
 def test_last_matching_network_row(c):
-    import json
-    p = c / "cluster.json"
-    s = json.loads(p.read_text())
-    s["tables"]["networks"].append({"netname": "wide", "net": "10.0.0.0", "mask": "255.0.0.0", "gateway": ""})
-    s["machines"]["sn2"]["interfaces"].insert(0, {"name": "en9", "ip": "10.9.9.9", "mask": "255.0.0.0"})
-    p.write_text(json.dumps(s))
+    with edit_state(c) as s:
+        s["tables"]["networks"].append({"netname": "wide", "net": "10.0.0.0", "mask": "255.0.0.0", "gateway": ""})
+        s["machines"]["sn2"]["interfaces"].insert(0, {"name": "en9", "ip": "10.9.9.9", "mask": "255.0.0.0"})
     assert run(c, "snmove", "cn1", "-i").rc == 0
     assert node_attr(load_state(c), "cn1", "xcatmaster") == "10.9.9.9"
 
@@ -314,7 +308,8 @@ def test_db_written_before_node_steps_and_down_node(c):
     assert r.rc == 1
     assert ("Error: Command failed: xdsh. Error message: cn1: ssh: connect to host cn1 port 22: No route to host.\n\n"
             in r.err)
-    assert ("Error: Could not run '/usr/bin/bootlist -m normal  gateway=192.168.0.12 bserver=10.1.0.2 "
+    sn2 = load_state(c)["tables"]["hosts"]["sn2"]["ip"]  # the SN's MN-facing (loopback) address
+    assert (f"Error: Could not run '/usr/bin/bootlist -m normal  gateway={sn2} bserver=10.1.0.2 "
             "client=10.1.1.1 ' on node cn1.\n\n") in r.err
     assert "cn1 is not responding" in r.out
     s = load_state(c)
@@ -330,11 +325,8 @@ def test_ignorenodes_touches_no_node(c):
 
 
 def test_postscripts_selection_and_P(c):
-    import json
-    p = c / "cluster.json"
-    s = json.loads(p.read_text())
-    s["tables"]["postscripts"]["cn1"] = {"postscripts": "setupntp,foo", "postbootscripts": "mkresolvconf"}
-    p.write_text(json.dumps(s))
+    with edit_state(c) as s:
+        s["tables"]["postscripts"]["cn1"] = {"postscripts": "setupntp,foo", "postbootscripts": "mkresolvconf"}
     r = run(c, "snmove", "cn1,cn2", "-P", "myscript")
     assert r.rc == 0, r.err
     calls = [e["argv"] for e in commands_log(c) if e["argv"][0] == "updatenode"]

@@ -1,10 +1,14 @@
 """Build and poke simulated clusters (the Python API used by tests and the demo).
 
-Layout made by :func:`init_cluster` (``P`` = SN pair index from 1):
+Layout made by :func:`init_cluster` (``P`` = SN pair index from 1; ``127.A.B``
+= the cluster's own loopback /24, see :mod:`loopback`):
 
-* MN ``192.168.0.1`` (``site.master``); SN ``snK`` at ``192.168.0.(10+K)``
-  on ``en0`` (network ``mgmt``), defined as a node in group ``service`` with
-  an empty servicenode.
+* MN ``127.A.B.1`` (``site.master``); SN ``snK`` at ``127.A.B.(10+K)`` on
+  ``en0`` (network ``mgmt`` = ``127.A.B.0/255.255.255.0``), defined as a node
+  in group ``service`` with an empty servicenode. While an SN is up, a real TCP
+  listener answers on ``127.A.B.(10+K):3001`` (``site.xcatdport``), so a probe
+  that resolves the SN's name through the ``hosts`` table and connects tests
+  something real -- and never leaves the machine.
 * SNs are paired in order: (sn1,sn2), (sn3,sn4), ...; an odd last SN is paired
   with sn1. Pair P owns network ``netP`` = ``10.P.0.0/255.255.0.0`` with
   gateway ``<xcatmaster>`` (configurable); its first SN has ``10.P.0.1`` and
@@ -16,6 +20,9 @@ Layout made by :func:`init_cluster` (``P`` = SN pair index from 1):
   monserver ``<primary>,<ip>``, conserver = primary. Node IPs are
   ``10.P.<1+j//250>.<1+j%250>``. ``nodetype.os``/``provmethod`` come from the
   group row ``compute``. AIX images are diskless (``nimimage.nimtype``).
+
+A cluster with listeners has an agent process (:mod:`agent`); stop it with
+:func:`stop_cluster` (processes that started agents stop them when they end).
 """
 
 from __future__ import annotations
@@ -24,16 +31,18 @@ import json
 import logging
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
+from . import agent, loopback
+from . import db as dbm
 from . import state as st
 
 log = logging.getLogger(__name__)
 
-BIN_COMMANDS = ("snmove", "lsdef", "chdef", "nodels", "nodestat", "xdsh", "rpower", "updatenode",
+BIN_COMMANDS = ("snmove", "lsdef", "chdef", "nodels", "tabdump", "nodestat", "xdsh", "rpower", "updatenode",
                 "makeconservercf", "regnotif", "unregnotif", "nodeset")
-MN_IP = "192.168.0.1"
 
 _SCRIPT = """#!{python}
 import sys
@@ -55,16 +64,20 @@ def _pairs(sns: list[str]) -> list[tuple[str, str]]:
 
 
 def build_state(*, nodes: int, sns: Iterable[str], os_name: str, latency: float, extnfs: str,
-                gateway: str, statelite: bool) -> dict[str, Any]:
+                gateway: str, statelite: bool, prefix: str) -> dict[str, Any]:
+    """The dict form of a new cluster whose MN-facing network is ``<prefix>.0/24``."""
     sns = list(sns)
+    if len(sns) > 240:
+        raise ValueError("at most 240 service nodes")
     aix = os_name == "AIX"
+    mn_ip = f"{prefix}.1"
     provmethod = "71Bdskls" if aix else "rhels7.9-ppc64le-netboot-compute"
     tables: dict[str, Any] = {
-        "site": {"master": MN_IP, "mnname": "mn", "sharedinstall": "no", "domain": "cluster.com",
+        "site": {"master": mn_ip, "mnname": "mn", "sharedinstall": "no", "domain": "cluster.com",
                  "sharedtftp": "1", "xcatdport": "3001", "xcatiport": "3002"},
         "nodelist": {}, "hosts": {}, "noderes": {}, "nodehm": {}, "nodetype": {}, "postscripts": {},
         "nimimage": {provmethod: {"nimtype": "diskless"}, "71Bsn": {"nimtype": "standalone"}},
-        "networks": [{"netname": "mgmt", "net": "192.168.0.0", "mask": "255.255.255.0", "gateway": "",
+        "networks": [{"netname": "mgmt", "net": f"{prefix}.0", "mask": "255.255.255.0", "gateway": "",
                       "mgtifname": "en0" if aix else "eth0"}],
         "statelite": [], "notification": [],
     }
@@ -74,11 +87,11 @@ def build_state(*, nodes: int, sns: Iterable[str], os_name: str, latency: float,
     ifname = "en" if aix else "eth"
     for k, sn in enumerate(sns, start=1):
         tables["nodelist"][sn] = {"groups": "service", "status": "", "appstatus": ""}
-        tables["hosts"][sn] = {"ip": f"192.168.0.{10 + k}"}
+        tables["hosts"][sn] = {"ip": f"{prefix}.{10 + k}"}
         tables["nodetype"][sn] = {"os": os_name, "provmethod": "71Bsn" if aix else "rhels7.9-ppc64le-install-service"}
         m = st.new_machine()
-        m["interfaces"].append({"name": f"{ifname}0", "ip": f"192.168.0.{10 + k}", "mask": "255.255.255.0"})
-        m["routes"] = [MN_IP]
+        m["interfaces"].append({"name": f"{ifname}0", "ip": f"{prefix}.{10 + k}", "mask": "255.255.255.0"})
+        m["routes"] = [mn_ip]
         machines[sn] = m
     pairs = _pairs(sns)
     for p, (a, b) in enumerate(pairs, start=1):
@@ -122,39 +135,72 @@ def build_state(*, nodes: int, sns: Iterable[str], os_name: str, latency: float,
 
 def init_cluster(directory: str | os.PathLike[str], *, nodes: int = 64,
                  sns: Iterable[str] = ("sn1", "sn2", "sn3", "sn4"), os: str = "AIX", latency: float = 0.0,
-                 extnfs: str = "extnfs01", gateway: str = "<xcatmaster>", statelite: bool = True) -> Path:
-    """Create (or overwrite) a simulated cluster in ``directory``; return the directory."""
+                 extnfs: str = "extnfs01", gateway: str = "<xcatmaster>", statelite: bool = True,
+                 listeners: bool = True, detach: bool = False) -> Path:
+    """Create (or overwrite) a simulated cluster in ``directory``; return the directory.
+
+    With ``listeners`` (the default) an agent process keeps a real TCP listener for each SN that is
+    up; it lives until :func:`stop_cluster`, or until this process ends unless ``detach``."""
     d = Path(directory).resolve()
     d.mkdir(parents=True, exist_ok=True)
-    state = build_state(nodes=nodes, sns=sns, os_name=os, latency=latency, extnfs=extnfs, gateway=gateway,
-                        statelite=statelite)
-    (d / st.LOCK_FILE).touch()
-    st.save_state(d, state)
-    (d / st.LOG_FILE).write_text("")
-    b = bin_dir(d)
-    b.mkdir(exist_ok=True)
-    parent = str(Path(__file__).resolve().parents[2])
-    for name in BIN_COMMANDS:
-        p = b / name
-        p.write_text(_SCRIPT.format(python=sys.executable, parent=parent, name=name, state_dir=str(d)))
-        p.chmod(0o755)
-    log.info("simulated cluster with %d nodes and %d SNs in %s", nodes, len(list(sns)), d)
+    loopback.stop(d)
+    mn_sock = None
+    if listeners:
+        prefix, mn_sock = loopback.reserve(d)
+    else:
+        prefix = loopback.default_prefix(d)
+    try:
+        state = build_state(nodes=nodes, sns=sns, os_name=os, latency=latency, extnfs=extnfs, gateway=gateway,
+                            statelite=statelite, prefix=prefix)
+        dbm.create(d, state)
+        (d / dbm.LOG_FILE).write_text("")
+        b = bin_dir(d)
+        b.mkdir(exist_ok=True)
+        parent = str(Path(__file__).resolve().parents[2])
+        for name in BIN_COMMANDS:
+            p = b / name
+            p.write_text(_SCRIPT.format(python=sys.executable, parent=parent, name=name, state_dir=str(d)))
+            p.chmod(0o755)
+        if mn_sock is not None:
+            loopback.start(d, mn_sock, detach=detach)
+    finally:
+        if mn_sock is not None:
+            mn_sock.close()
+    log.info("simulated cluster with %d nodes and %d SNs in %s (%s.0/24)", nodes, len(list(sns)), d, prefix)
     return d
 
 
+def stop_cluster(directory: str | os.PathLike[str]) -> bool:
+    """Close the cluster's listeners and stop its agent; True if one was running. The store stays."""
+    return loopback.stop(directory)
+
+
+def _open(directory: str | os.PathLike[str]) -> dbm.DB:
+    return dbm.DB(directory)
+
+
 def _machine_update(directory: str | os.PathLike[str], name: str, **values: Any) -> None:
-    with st.locked(directory, write=True) as state:
-        if name not in state["machines"]:
-            raise KeyError(f"no such node: {name}")
-        state["machines"][name].update(values)
+    db = _open(directory)
+    try:
+        with db.write():
+            found = db.machines([name])
+            if name not in found:
+                raise KeyError(f"no such node: {name}")
+            db.save_machine(name, {**found[name], **values})
+        service = db.in_group(name, "service")
+    finally:
+        db.close()
+    if service:
+        agent.sync(directory)
 
 
 def fail_sn(directory: str | os.PathLike[str], sn: str) -> None:
-    """The SN's OS (ssh, xcatd) goes down; its BMC still answers."""
+    """The SN's OS (ssh, xcatd) goes down; its BMC still answers. Its xcatd port refuses at return."""
     _machine_update(directory, sn, up=False)
 
 
 def heal_sn(directory: str | os.PathLike[str], sn: str) -> None:
+    """The SN is powered on and up again; its xcatd port accepts at return."""
     _machine_update(directory, sn, up=True, power="on")
 
 
@@ -163,16 +209,42 @@ def set_node_up(directory: str | os.PathLike[str], node: str, up: bool) -> None:
 
 
 def set_latency(directory: str | os.PathLike[str], latency: float) -> None:
-    with st.locked(directory, write=True) as state:
-        state["latency"] = float(latency)
+    db = _open(directory)
+    try:
+        db.set_meta("latency", float(latency))
+    finally:
+        db.close()
 
 
 def load_state(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    return st.load_state(directory)
+    """The whole cluster as one dict (see :mod:`state`)."""
+    db = _open(directory)
+    try:
+        return db.export()
+    finally:
+        db.close()
+
+
+def save_state(directory: str | os.PathLike[str], state: dict[str, Any]) -> None:
+    """Make the cluster hold exactly ``state`` (the dict form); listeners follow."""
+    db = _open(directory)
+    try:
+        db.replace_all(state)
+    finally:
+        db.close()
+    agent.sync(directory)
+
+
+@contextmanager
+def edit_state(directory: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """``with edit_state(d) as s: ...`` -- change the dict form; saved when the block ends."""
+    state = load_state(directory)
+    yield state
+    save_state(directory, state)
 
 
 def commands_log(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    return st.commands_log(directory)
+    return dbm.commands_log(directory)
 
 
 def summary(state: dict[str, Any]) -> dict[str, Any]:

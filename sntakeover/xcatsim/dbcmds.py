@@ -14,12 +14,6 @@ log = logging.getLogger(__name__)
 _SEL = re.compile(r"^([\w.]+?)(==|!=|=~|!~|=)(.*)$")
 
 
-def _attr_dict(state: dict[str, Any], n: str) -> dict[str, str]:
-    d = {a: st.node_attr(state, n, a) for a in st.NODE_ATTRS}
-    d["objtype"] = "node"
-    return d
-
-
 def _match(value: str, op: str, want: str) -> bool:
     if not value:
         return False
@@ -37,7 +31,7 @@ def _bad_attr(attr: str) -> str:
 
 
 def lsdef(ctx: Any, args: list[str]) -> None:
-    state = ctx.state
+    db = ctx.db
     names: list[str] = []
     attrs: list[str] | None = None
     where: list[str] = []
@@ -67,14 +61,14 @@ def lsdef(ctx: Any, args: list[str]) -> None:
         i += 1
     nodes: list[str] = []
     for nr in names:
-        found, missing = noderange.expand(state, nr)
+        found, missing = noderange.expand(db, nr)
         if not found and not missing:
             ctx.E(f"No node in '{nr}', check the noderange syntax.")
         for m in missing:
             ctx.E(f"Could not find an object named '{m}' of type 'node'.")
         nodes.extend(n for n in found if n not in nodes)
     if not names:
-        nodes = st.all_nodes(state)
+        nodes = db.all_nodes()
     if attrs:
         for a in attrs:
             if a not in st.NODE_ATTRS and a != "objtype":
@@ -85,8 +79,11 @@ def lsdef(ctx: Any, args: list[str]) -> None:
         if not m:
             ctx.E(f"Incorrect selection string: {w}")
             return
-        nodes = [n for n in nodes if _match(st.node_attr(state, n, m[1]) if m[1] in st.NODE_ATTRS else "",
-                                            m[2], m[3])]
+        if m[1] in st.NODE_ATTRS:
+            vals = db.node_attrs(nodes, [m[1]])
+            nodes = [n for n in nodes if _match(vals[n][m[1]], m[2], m[3])]
+        else:
+            nodes = []
     if not nodes:
         if not ctx.rc:
             ctx.info("No object definitions have been found")
@@ -96,8 +93,10 @@ def lsdef(ctx: Any, args: list[str]) -> None:
         for n in nodes:
             ctx.data(f"{n}  (node)")
         return
+    wanted = [a for a in attrs if a in st.NODE_ATTRS] if attrs is not None else list(st.NODE_ATTRS)
+    values = db.node_attrs(nodes, wanted)
     for n in nodes:
-        d = _attr_dict(state, n)
+        d = {**values[n], "objtype": "node"}
         if not compress:
             ctx.data(f"Object name: {n}")
         keys = attrs if attrs is not None else sorted(k for k, v in d.items() if v)
@@ -106,7 +105,7 @@ def lsdef(ctx: Any, args: list[str]) -> None:
 
 
 def chdef(ctx: Any, args: list[str]) -> None:
-    state = ctx.state
+    db = ctx.db
     mode = ""
     names: list[str] = []
     assigns: list[tuple[str, str]] = []
@@ -140,40 +139,39 @@ def chdef(ctx: Any, args: list[str]) -> None:
         return
     targets: list[str] = []
     for nr in names:
-        found, missing = noderange.expand(state, nr)
+        found, missing = noderange.expand(db, nr)
         targets.extend(found + missing)
     created: list[str] = []
     modified = 0
-    for n in targets:
-        if n not in state["tables"]["nodelist"]:
-            if "groups" not in dict(assigns):
-                ctx.E(f"Attribute 'groups' is not specified for node '{n}', skipping to the next node.")
-                errors = True
-                continue
-            state["tables"]["nodelist"][n] = {"groups": ""}
-            ctx.changes.append(("a", "nodelist", n, {}, {}))
-            st.machine(state, n)
-            created.append(n)
-        per_table: dict[str, dict[str, str]] = {}
-        for k, v in assigns:
-            t, c = st.NODE_ATTRS[k]
-            cur = st.node_attr(state, n, k)
-            if mode == "p":
-                items = [x for x in cur.split(",") if x]
-                v = ",".join(items + [x for x in v.split(",") if x and x not in items])
-            elif mode == "m":
-                drop = set(v.split(","))
-                v = ",".join(x for x in cur.split(",") if x and x not in drop)
-            per_table.setdefault(t, {})[c] = v
-        changed = False
-        for t, vals in per_table.items():
-            own = state["tables"].setdefault(t, {}).get(n, {})
-            diff = {c: v for c, v in vals.items() if own.get(c, "") != v}
-            if diff:
-                changed = True
-                st.set_node_attrs(state, n, t, diff, ctx.changes)
-        if changed or n in created:
-            modified += 1
+    with db.write():
+        for n in targets:
+            if not db.is_node(n):
+                if "groups" not in dict(assigns):
+                    ctx.E(f"Attribute 'groups' is not specified for node '{n}', skipping to the next node.")
+                    errors = True
+                    continue
+                db.add_node(n)
+                created.append(n)
+            per_table: dict[str, dict[str, str]] = {}
+            for k, v in assigns:
+                t, c = st.NODE_ATTRS[k]
+                cur = db.node_attr(n, k)
+                if mode == "p":
+                    items = [x for x in cur.split(",") if x]
+                    v = ",".join(items + [x for x in v.split(",") if x and x not in items])
+                elif mode == "m":
+                    drop = set(v.split(","))
+                    v = ",".join(x for x in cur.split(",") if x and x not in drop)
+                per_table.setdefault(t, {})[c] = v
+            changed = False
+            for t, vals in per_table.items():
+                own = db.row(t, n) or {}
+                diff = {c: v for c, v in vals.items() if own.get(c, "") != v}
+                if diff:
+                    changed = True
+                    db.set_node_attrs(n, t, diff)
+            if changed or n in created:
+                modified += 1
     if errors:
         ctx.E("One or more errors occured when attempting to create or modify xCAT object definitions.")
         return
@@ -186,7 +184,7 @@ def chdef(ctx: Any, args: list[str]) -> None:
 
 
 def nodels(ctx: Any, args: list[str]) -> None:
-    state = ctx.state
+    db = ctx.db
     header = "-H" in args or "--with-fieldname" in args
     blame = "-b" in args or "--blame" in args
     rest = [a for a in args if not a.startswith("-")]
@@ -207,18 +205,22 @@ def nodels(ctx: Any, args: list[str]) -> None:
             filters.append((m[1], m[2], m[3], m[4]))
         else:
             cols.append((m[1], m[2]))
-    nodes, missing = noderange.expand(state, nr)
+    nodes, missing = noderange.expand(db, nr)
     if missing:
         ctx.error("Invalid nodes and/or groups in noderange: " + ",".join(missing), 1)
         return
     for t, c, op, want in filters:
-        nodes = [n for n in nodes if _match(st.get_attr(state, n, t, c), op, want)]
+        vals = db.get_attrs(nodes, t, [c])
+        nodes = [n for n in nodes if _match(vals[n][c], op, want)]
+    values: dict[str, dict[str, dict]] = {}
+    for t in dict.fromkeys(t for t, _ in cols):
+        values[t] = db.get_attrs(nodes, t, sorted({c for tt, c in cols if tt == t}), origin=True)
     for n in sorted(nodes, key=noderange.natural_key):
         if not cols:
             ctx.data(n)
             continue
         for t, c in cols:
-            v, origin = st.get_attr(state, n, t, c, with_origin=True)
+            v, origin = values[t][n][c]
             tail = f" (inherited from group {origin})" if blame and origin else ""
             if header or len(cols) > 1:
                 ctx.data(f"{n}: {t}.{c}: {v}{tail}")

@@ -8,19 +8,18 @@ for an SN whose OS is down.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any
 
-from . import noderange
-from . import state as st
-from .remote import NOT_RESPONDING, dispatch
+from . import agent, noderange
+from .remote import DISPATCH_FAIL, NOT_RESPONDING, dispatch, waves
+from .state import machine_up, new_machine
 
 log = logging.getLogger(__name__)
 
 
 def _expand_strict(ctx: Any, nr: str) -> list[str] | None:
-    nodes, missing = noderange.expand(ctx.state, nr)
+    nodes, missing = noderange.expand(ctx.db, nr)
     if missing:
         ctx.error("Invalid nodes and/or groups in noderange: " + ",".join(missing), 1)
         return None
@@ -37,20 +36,22 @@ def nodestat(ctx: Any, args: list[str]) -> None:
     results: dict[str, str] = {}
     for group in dispatch(ctx, nodes):
         ctx.round_trip()
+        hosts = ctx.db.machines(group)
         for n in group:
-            if st.is_up(ctx.state, n):
-                results[n] = st.machine(ctx.state, n).get("nodeset") or "sshd"
+            m = hosts.get(n)
+            if machine_up(m):
+                results[n] = m.get("nodeset") or "sshd"
             else:
-                m = ctx.state["machines"].get(n, {})
-                results[n] = f"noping({m.get('power', 'off')})" if power else "noping"
+                results[n] = f"noping({(m or {}).get('power', 'off')})" if power else "noping"
     stamp = time.strftime("%m-%d-%Y %H:%M:%S")
-    for n in sorted(results):
-        ctx.data(f"{n}: {results[n]}")
-        if update:
-            up = results[n] == "sshd"
-            st.set_node_attrs(ctx.state, n, "nodelist", {
-                "status": "ping" if up else "noping", "statustime": stamp,
-                "appstatus": "sshd=up" if up else "sshd=down", "appstatustime": stamp}, ctx.changes)
+    with ctx.db.write():
+        for n in sorted(results):
+            ctx.data(f"{n}: {results[n]}")
+            if update:
+                up = results[n] == "sshd"
+                ctx.db.set_node_attrs(n, "nodelist", {
+                    "status": "ping" if up else "noping", "statustime": stamp,
+                    "appstatus": "sshd=up" if up else "sshd=down", "appstatustime": stamp})
 
 
 def rpower(ctx: Any, args: list[str]) -> None:
@@ -64,30 +65,38 @@ def rpower(ctx: Any, args: list[str]) -> None:
         return
     action = rest[1]
     ctx.round_trip()
-    for n in nodes:
-        m = st.machine(ctx.state, n)
-        if not m.get("bmc", True):
-            ctx.error(f"{n}: Error: Unable to communicate with the hardware control point", 1)
-            continue
-        if action in ("stat", "state"):
+    if action in ("stat", "state"):
+        hosts = ctx.db.machines(nodes)
+        for n in nodes:
+            m = hosts.get(n) or new_machine()
+            if not m.get("bmc", True):
+                ctx.error(f"{n}: Error: Unable to communicate with the hardware control point", 1)
+                continue
             ctx.data(f"{n}: {m.get('power', 'off')}")
-        elif action in ("on",):
-            m["power"], m["up"] = "on", True
-            ctx.data(f"{n}: on")
-        elif action in ("off", "softoff"):
-            m["power"], m["up"] = "off", False
-            ctx.data(f"{n}: off")
-        else:
-            m["power"], m["up"] = "on", True
-            ctx.data(f"{n}: reset")
+        return
+    with ctx.db.write():
+        for n in nodes:
+            m = ctx.db.machine(n)
+            if not m.get("bmc", True):
+                ctx.error(f"{n}: Error: Unable to communicate with the hardware control point", 1)
+                continue
+            if action == "on":
+                m["power"], m["up"], said = "on", True, "on"
+            elif action in ("off", "softoff"):
+                m["power"], m["up"], said = "off", False, "off"
+            else:
+                m["power"], m["up"], said = "on", True, "reset"
+            ctx.db.save_machine(n, m)
+            ctx.data(f"{n}: {said}")
+    agent.sync(ctx.dir)  # an SN powered off stops answering on xcatd's port, powered on answers again
 
 
-def _xcatinfo(ctx: Any, n: str) -> str:
-    xm = st.get_attr(ctx.state, n, "noderes", "xcatmaster")
+def _xcatinfo(ctx: Any, n: str, attrs: dict[str, str]) -> str:
+    xm = attrs["xcatmaster"]
     if not xm:
-        sns = st.get_attr(ctx.state, n, "noderes", "servicenode")
-        xm = sns.split(",")[0] if sns else ctx.state["tables"]["site"].get("master", "")
-    return st.resolve(ctx.state, xm) or xm
+        sns = attrs["servicenode"]
+        xm = sns.split(",")[0] if sns else ctx.db.site("master")
+    return ctx.db.resolve(xm) or xm
 
 
 def updatenode(ctx: Any, args: list[str]) -> None:
@@ -116,41 +125,49 @@ def updatenode(ctx: Any, args: list[str]) -> None:
     nodes = _expand_strict(ctx, rest[0])
     if nodes is None:
         return
-    fanout = int(ctx.state.get("fanout", 64) or 64)
+    defaults = ctx.db.row("postscripts", "xcatdefaults") or {}
     for group in dispatch(ctx, nodes):
-        ctx.round_trip(math.ceil(len(group) / fanout))
-        for n in sorted(group, key=noderange.natural_key):
-            if not st.is_up(ctx.state, n):
-                ctx.error(NOT_RESPONDING.format(node=n), 1)
-                continue
-            m = st.machine(ctx.state, n)
-            if sflag:
-                m["files"]["/etc/xcatinfo"] = f"XCATSERVER={_xcatinfo(ctx, n)}\n"
-                run = ["setuppostbootscripts"]
+        for wave in waves(ctx, group, write=True):
+            _updatenode_wave(ctx, wave, sflag, scripts, defaults)
+
+
+def _updatenode_wave(ctx: Any, wave: list[str], sflag: bool, scripts: str | None, d: dict[str, str]) -> None:
+    hosts = ctx.db.machines(wave)
+    res = ctx.db.get_attrs(wave, "noderes", ["xcatmaster", "servicenode"])
+    if not sflag and scripts in (None, "all"):
+        attrs = ctx.db.get_attrs(wave, "postscripts", ["postscripts", "postbootscripts"])
+    for n in wave:
+        m = hosts.get(n)
+        if m is None or not machine_up(m):
+            ctx.error(NOT_RESPONDING.format(node=n), 1)
+            continue
+        if sflag:
+            m["files"]["/etc/xcatinfo"] = f"XCATSERVER={_xcatinfo(ctx, n, res[n])}\n"
+            run = ["setuppostbootscripts"]
+        else:
+            if scripts in (None, "all"):
+                parts = [d.get("postscripts") or "", attrs[n]["postscripts"], d.get("postbootscripts") or "",
+                         attrs[n]["postbootscripts"]]
+                run = [s for s in ",".join(parts).split(",") if s]
             else:
-                if scripts in (None, "all"):
-                    d = ctx.state["tables"]["postscripts"].get("xcatdefaults", {})
-                    parts = [d.get("postscripts", ""), st.get_attr(ctx.state, n, "postscripts", "postscripts"),
-                             d.get("postbootscripts", ""), st.get_attr(ctx.state, n, "postscripts", "postbootscripts")]
-                    run = [s for s in ",".join(parts).split(",") if s]
-                else:
-                    run = [s for s in scripts.split(",") if s]
-                m["postscripts_run"].extend(run)
-            for s in run:
-                ctx.data(f"{n}: Running postscript: {s}")
-                if s == "sntakeover-report":  # hooks/xcat/sntakeover-report's own line
-                    ctx.data(f"{n}: {_report_line(ctx, n, m)}")
-                ctx.data(f"{n}: Postscript: {s} exited with code 0")
-            ctx.data(f"{n}: Running of postscripts has completed.")
+                run = [s for s in scripts.split(",") if s]
+            m["postscripts_run"].extend(run)
+        ctx.db.save_machine(n, m)
+        for s in run:
+            ctx.data(f"{n}: Running postscript: {s}")
+            if s == "sntakeover-report":  # hooks/xcat/sntakeover-report's own line
+                ctx.data(f"{n}: {_report_line(n, m, res[n]['xcatmaster'])}")
+            ctx.data(f"{n}: Postscript: {s} exited with code 0")
+        ctx.data(f"{n}: Running of postscripts has completed.")
 
 
-def _report_line(ctx: Any, n: str, m: dict[str, Any]) -> str:
+def _report_line(n: str, m: dict[str, Any], xcatmaster: str) -> str:
     """What hooks/xcat/sntakeover-report prints on node ``n`` (server from /etc/xcatinfo, MASTER = xcatmaster)."""
     server = ""
     for line in m["files"].get("/etc/xcatinfo", "").splitlines():
         if line.strip().startswith("XCATSERVER"):
             server = line.split("=", 1)[1].strip()
-    master = st.get_attr(ctx.state, n, "noderes", "xcatmaster") or "-"
+    master = xcatmaster or "-"
     src = "/etc/xcatinfo" if server else ("env" if master != "-" else "-")
     return (f"sntakeover-report: v=1 node={n} server={server or (master if master != '-' else '-')} "
             f"master={master} from={src} time={int(time.time())}")
@@ -158,23 +175,19 @@ def _report_line(ctx: Any, n: str, m: dict[str, Any]) -> str:
 
 def makeconservercf(ctx: Any, args: list[str]) -> None:
     rest = [a for a in args if not a.startswith("-")]
-    nodes = st.all_nodes(ctx.state) if not rest else _expand_strict(ctx, rest[0])
+    nodes = ctx.db.all_nodes() if not rest else _expand_strict(ctx, rest[0])
     if nodes is None:
         return
     ctx.round_trip()
-    servers = {}
-    for n in nodes:
-        cs = st.get_attr(ctx.state, n, "nodehm", "conserver")
-        if cs:
-            servers.setdefault(cs, []).append(n)
-    for cs, members in servers.items():
-        if cs not in ctx.state["machines"] or st.is_up(ctx.state, cs):
+    servers: dict[str, list[str]] = {}
+    for n, v in ctx.db.get_attrs(nodes, "nodehm", ["conserver"]).items():
+        if v["conserver"]:
+            servers.setdefault(v["conserver"], []).append(n)
+    hosts = ctx.db.machines(list(servers))
+    for cs in servers:
+        if cs not in hosts or machine_up(hosts[cs]):
             continue
-        ctx.error(DISPATCH_DOWN.format(sn=cs), 1)
-
-
-DISPATCH_DOWN = ("Unable to dispatch hierarchical sub-command to {sn}:3001.  Error: Connection failure: "
-                 "IO::Socket::INET: connect: No route to host at /opt/xcat/lib/perl/xCAT/Client.pm line 248.\n. ")
+        ctx.error(DISPATCH_FAIL.format(sn=cs), 1)
 
 
 def nodeset(ctx: Any, args: list[str]) -> None:
@@ -186,10 +199,14 @@ def nodeset(ctx: Any, args: list[str]) -> None:
     nodes = _expand_strict(ctx, rest[0])
     if nodes is None:
         return
-    state = rest[1]
+    target = rest[1]
+    label = target.split("=", 1)[1] if target.startswith("osimage=") else target
     for group in dispatch(ctx, nodes):
         ctx.round_trip()
-        for n in sorted(group, key=noderange.natural_key):
-            label = state.split("=", 1)[1] if state.startswith("osimage=") else state
-            st.machine(ctx.state, n)["nodeset"] = ""
-            ctx.data(f"{n}: {label}")
+        with ctx.db.write():
+            hosts = ctx.db.machines(group)
+            for n in sorted(group, key=noderange.natural_key):
+                if n in hosts and hosts[n].get("nodeset"):
+                    hosts[n]["nodeset"] = ""
+                    ctx.db.save_machine(n, hosts[n])
+                ctx.data(f"{n}: {label}")

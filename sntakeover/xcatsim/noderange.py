@@ -5,19 +5,55 @@ several brackets), ``cn01-cn10`` and ``cn1:cn5`` ranges (zero padding kept),
 ``/regex`` (whole-name match), exclusion with a leading ``-`` (exclusion
 wins), intersection ``a@b``. ``expand`` returns the nodes in natural order and
 the names that are not nodes (``nodesmissed``).
+
+Expansion looks up only what a token needs: a name is one indexed lookup, a
+group reads its members from the group index, a range looks up the names it
+generates; only ``all`` and ``/regex`` read every node name. It works on the
+store (:class:`db.DB`) or on the dict form of a cluster.
+
+With ``verify=False`` (xCAT's ``noderange($range, 0)``, used by snmove for
+statelite rows) names that are not nodes are kept as they are, and a
+``/regex`` token is returned literally.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from . import state as st
 
 log = logging.getLogger(__name__)
 
 _RANGE = re.compile(r"^(?P<p1>.*?)(?P<n1>\d+)(?P<s1>\D*)[-:](?P<p2>.*?)(?P<n2>\d+)(?P<s2>\D*)$")
+
+
+class Names(Protocol):
+    def all_nodes(self) -> list[str]: ...
+    def is_node(self, name: str) -> bool: ...
+    def existing(self, names: list[str]) -> set[str]: ...
+    def group_members(self, group: str) -> list[str] | None: ...
+
+
+class DictNames:
+    """:class:`Names` over the dict form of a cluster."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.nodes = state["tables"]["nodelist"]
+
+    def all_nodes(self) -> list[str]:
+        return sorted(self.nodes)
+
+    def is_node(self, name: str) -> bool:
+        return name in self.nodes
+
+    def existing(self, names: list[str]) -> set[str]:
+        return {n for n in names if n in self.nodes}
+
+    def group_members(self, group: str) -> list[str] | None:
+        return [n for n in self.nodes if group in st.node_groups(self.state, n)] or None
 
 
 def natural_key(name: str) -> list[Any]:
@@ -65,30 +101,35 @@ def _bracket(tok: str) -> list[str] | None:
     return out
 
 
-def _atom(state: dict[str, Any], tok: str, nodes: set[str], groups: set[str]) -> tuple[list[str], list[str]]:
+def _atom(src: Names, tok: str, verify: bool) -> tuple[list[str], list[str]]:
     """Expand one token: (found nodes, missing names)."""
     if tok == "all":
-        return sorted(nodes), []
-    if tok in nodes:
+        return src.all_nodes(), []
+    if src.is_node(tok):
         return [tok], []
-    if tok in groups:
-        return [n for n in nodes if tok in st.node_groups(state, n)], []
+    members = src.group_members(tok)
+    if members is not None:
+        return members, []
     if tok.startswith("/"):
+        if not verify:
+            return [tok], []
         rx = re.compile(tok[1:])
-        return [n for n in nodes if rx.fullmatch(n)], []
+        return [n for n in src.all_nodes() if rx.fullmatch(n)], []
     names = _bracket(tok)
     if names is None:
         m = _RANGE.match(tok)
         if m and m["p1"] == m["p2"] and m["s1"] == m["s2"] and m["p1"] and not m["p1"].endswith(("-", ":")):
             names = [m["p1"] + n + m["s1"] for n in _num_range(m["n1"], m["n2"])]
     if names is None:
-        return [], [tok]
-    return [n for n in names if n in nodes], [n for n in names if n not in nodes]
+        return ([tok], []) if not verify else ([], [tok])
+    if not verify:
+        return names, []
+    known = src.existing(names)
+    return [n for n in names if n in known], [n for n in names if n not in known]
 
 
-def expand(state: dict[str, Any], nr: str) -> tuple[list[str], list[str]]:
-    nodes = set(st.all_nodes(state))
-    groups = st.all_groups(state)
+def expand(source: Names | dict[str, Any], nr: str, *, verify: bool = True) -> tuple[list[str], list[str]]:
+    src: Names = DictNames(source) if isinstance(source, dict) else source
     inc: list[str] = []
     exc: set[str] = set()
     missing: list[str] = []
@@ -99,12 +140,12 @@ def expand(state: dict[str, Any], nr: str) -> tuple[list[str], list[str]]:
         if "@" in tok and not tok.startswith("/"):
             sets = []
             for part in tok.split("@"):
-                f, m = _atom(state, part, nodes, groups)
+                f, m = _atom(src, part, verify)
                 missing.extend(m)
                 sets.append(set(f))
             found = sorted(set.intersection(*sets)) if sets else []
         else:
-            found, m = _atom(state, tok, nodes, groups)
+            found, m = _atom(src, tok, verify)
             if not neg:
                 missing.extend(m)
         if neg:

@@ -29,9 +29,6 @@ from . import state as st
 
 log = logging.getLogger(__name__)
 
-OTHER_COLUMNS = {"statelite": ["node", "image", "statemnt", "mntopts", "comments", "disable"]}
-
-
 def regnotif(ctx: Any, args: list[str]) -> None:
     ops = "a,d,u"
     rest: list[str] = []
@@ -50,21 +47,25 @@ def regnotif(ctx: Any, args: list[str]) -> None:
     if bad:
         ctx.E("Invalid table operations: " + ",".join(bad))
         return
-    rows = ctx.state["tables"].setdefault("notification", [])
-    rows[:] = [r for r in rows if r["filename"] != rest[0]]
-    rows.append({"filename": rest[0], "tables": rest[1], "tableops": ops, "comments": "", "disable": ""})
+    with ctx.db.write():
+        ctx.db.delete_row("notification", rest[0])
+        ctx.db.put_row("notification", {"filename": rest[0], "tables": rest[1], "tableops": ops, "comments": "",
+                                        "disable": ""})
 
 
 def unregnotif(ctx: Any, args: list[str]) -> None:
     if not args:
         ctx.data("Usage: unregnotif [-h|--help]\n       unregnotif [-v|--version]\n       unregnotif filename")
         return
-    rows = ctx.state["tables"].setdefault("notification", [])
-    rows[:] = [r for r in rows if r["filename"] != args[0]]
+    ctx.db.delete_row("notification", args[0])
+
+
+def registrations(db: Any) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k != "_rowid"} for r in db.list_rows("notification")]
 
 
 def columns(table: str) -> list[str]:
-    return st.NODE_TABLES.get(table) or OTHER_COLUMNS.get(table) or ["node"]
+    return st.TABLES.get(table) or ["node"]
 
 
 def format_change(action: str, table: str, key: str, old: dict[str, str], new: dict[str, str]) -> str:

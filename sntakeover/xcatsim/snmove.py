@@ -10,17 +10,18 @@ run in-process and are logged with ``via: snmove``.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from typing import Any
 
 from . import noderange
-from . import state as st
 from .options import GetoptError, getopt_bundling
+from .state import XCAT_VERSION, in_subnet
+from .snmove_nodes import node_steps
+from .xcmd import runxcmd, xcmd
+from .statelite import sync_statelite
 
 log = logging.getLogger(__name__)
 
-VERSION = "Version 2.9.2 (git commit 0000000, built Thu Nov  5 00:00:00 EST 2015)"
 
 USAGE = [
     "\nsnmove - Move xCAT compute nodes from one xCAT service node to a \nbackup service node.",
@@ -49,49 +50,21 @@ OPTIONS = {  # name: (aliases, takes value)
     "verbose": (("V", "verbose"), False),
 }
 
-ARRAY_REPR = "ARRAY(0x55d0c0ffee00)"
-
-
 def _usage(ctx: Any) -> None:
     for line in USAGE:
         ctx.data(line)
 
 
-def _xcmd(ctx: Any, target: str, cmd: str) -> tuple[int, str]:
-    """InstUtils->xcmd: xdsh -s to one target, output as one string.
-
-    The responses are joined with '' (runxcmd in string mode), so the lines of
-    separate responses run together, e.g. ``sn1: ssh: connect to host sn1 port
-    22: No route to hostsn1 remote shell had error code: 255``."""
-    ctx.flags["callback"] = True
-    if ctx.flags.get("verbose"):
-        ctx.data("Running internal xCAT command: xdsh ... \n")
-    child = ctx.sub("xdsh", [target, "-s", cmd])
-    return child.rc, "".join(child.relay_texts())
-
-
-def _runxcmd(ctx: Any, name: str, nodes: list[str], args: list[str], exitcode: int) -> Any:
-    """Utils->runxcmd with refoutput=1; the 'Command failed' text needs $::CALLBACK."""
-    cb = ctx.flags.get("callback")
-    if ctx.flags.get("verbose") and cb:
-        ctx.data(f"Running internal xCAT command: {name} ... \n")
-    child = ctx.sub(name, [",".join(nodes), *args] if nodes else list(args))
-    if child.rc and exitcode == 0 and cb:
-        errmsg = "".join(child.relay_texts()).rstrip("\n")
-        ctx.E(f"Command failed: {name}. Error message: {errmsg}.\n")
-    return child
-
-
 def _select_by_source(ctx: Any, sn1: str) -> list[str]:
-    state = ctx.state
-    master = state["tables"]["site"].get("master", "")
+    """Every node whose servicenode value matches /^SN$/ or /^SN,/ (an empty one counts as site.master)."""
+    master = ctx.db.site("master")
     try:
         rx1, rx2 = re.compile(f"^{sn1}$"), re.compile(f"^{sn1},")
     except re.error:
         return []
     out = []
-    for n in st.all_nodes(state):
-        snlist = st.get_attr(state, n, "noderes", "servicenode") or master
+    for n, v in ctx.db.get_attrs(None, "noderes", ["servicenode"]).items():
+        snlist = v["servicenode"] or master
         if rx1.search(snlist) or rx2.search(snlist):
             out.append(n)
     return sorted(out, key=noderange.natural_key)
@@ -101,7 +74,7 @@ def _sn_interfaces(ctx: Any, servlist: list[str], aix: bool) -> dict[str, list[s
     ifcmd = "/usr/sbin/ifconfig -a " if aix else "/sbin/ip addr "
     sni: dict[str, list[str]] = {}
     for sn in servlist:
-        rc, result = _xcmd(ctx, sn, ifcmd)
+        rc, result = xcmd(ctx, sn, ifcmd)
         if rc != 0:
             ctx.data(f"Could not get IP addresses from service node {sn}.\n")
             continue
@@ -122,15 +95,8 @@ def _sn_interfaces(ctx: Any, servlist: list[str], aix: bool) -> dict[str, list[s
     return sni
 
 
-def _subvars(state: dict[str, Any], s: str, node: str) -> str:
-    def repl(m: re.Match) -> str:
-        t, c = m.group(1), m.group(2)
-        return st.get_attr(state, node, t, c) if t in state["tables"] else m.group(0)
-    return re.sub(r"\$(\w+)\.(\w+)", repl, s)
-
-
 def snmove(ctx: Any, args: list[str]) -> None:
-    state = ctx.state
+    db = ctx.db
     try:
         o, pos = getopt_bundling(args, OPTIONS)
     except GetoptError as e:
@@ -144,7 +110,7 @@ def snmove(ctx: Any, args: list[str]) -> None:
         _usage(ctx)
         return
     if o.get("version"):
-        ctx.data(VERSION)
+        ctx.data(XCAT_VERSION)
         return
     if o.get("ignorenodes") and o.get("postscripts"):
         ctx.data("-P and -i flags cannot be specified at the same time.\n")
@@ -164,22 +130,22 @@ def snmove(ctx: Any, args: list[str]) -> None:
         ctx.info("Moving nodes to their backup service nodes.\n")
 
     if pos:
-        nodes, missing = noderange.expand(state, pos[0])
+        nodes, missing = noderange.expand(db, pos[0])
         if missing:
             ctx.data("Invalid nodes in noderange:" + ",".join(missing))
             return
     else:
         nodes = _select_by_source(ctx, sn1_opt)
+    ips = db.resolve_many(nodes)
     for n in nodes:
-        if not st.resolve(state, n):
+        if not ips[n]:
             ctx.E(f"Could not resolve node '{n}'.\n")
             return
     if not nodes:
         ctx.E("Could not get xCAT object definitions.\n")
         return
-    nh = {n: {a: st.node_attr(state, n, a) for a in
-              ("os", "provmethod", "servicenode", "xcatmaster", "tftpserver", "nfsserver", "monserver",
-               "conserver")} for n in nodes}
+    nh = db.node_attrs(nodes, ("os", "provmethod", "servicenode", "xcatmaster", "tftpserver", "nfsserver",
+                               "monserver", "conserver"))
     isaix = sum(1 for n in nodes if nh[n]["os"] == "AIX")
     islinux = len(nodes) - isaix
     if isaix and islinux:
@@ -191,8 +157,9 @@ def snmove(ctx: Any, args: list[str]) -> None:
     aix = bool(isaix)
     nimtype = {}
     if aix:
+        images = db.rows("nimimage", {nh[n]["provmethod"] for n in nodes}, ["nimtype"])
         for n in nodes:
-            nimtype[n] = state["tables"].get("nimimage", {}).get(nh[n]["provmethod"], {}).get("nimtype", "")
+            nimtype[n] = (images.get(nh[n]["provmethod"]) or {}).get("nimtype") or ""
 
     # step 6: the new SN per node
     newsn: dict[str, str] = {}
@@ -222,10 +189,11 @@ def snmove(ctx: Any, args: list[str]) -> None:
         newxm = {n: o["destn"] for n in nodes}
     else:
         sni = _sn_interfaces(ctx, servlist, aix)
+        networks = db.networks()
         for n in nodes:
-            net = st.node_network(state, n)
+            net = db.node_network(n, networks)
             for ip in sni.get(newsn[n], []):
-                if net and st.in_subnet(ip, net.get("mask", ""), net.get("net", "")):
+                if net and in_subnet(ip, net.get("mask", ""), net.get("net", "")):
                     newxm[n] = ip
                     break
             if not newxm.get(n):
@@ -238,9 +206,10 @@ def snmove(ctx: Any, args: list[str]) -> None:
     sn_hash: dict[str, dict[str, str]] = {}
     oldsn: dict[str, str] = {}
     oldmaster: dict[str, str] = {}
+    sn1n_ips = db.resolve_many(sorted({o.get("sourcen") or nh[n]["xcatmaster"] for n in nodes} - {""}))
     for n in nodes:
         sn1n = o.get("sourcen") or nh[n]["xcatmaster"]
-        sn1n_ip = st.resolve(state, sn1n) if sn1n else ""
+        sn1n_ip = sn1n_ips[sn1n] if sn1n else ""
         sn_a = [x for x in nh[n]["servicenode"].split(",")] if nh[n]["servicenode"] else []
         sn1 = sn1_opt if sn1_opt else (sn_a[0] if sn_a else "")
         tmp = [x for x in sn_a if not re.fullmatch(re.escape(newsn[n]), x)]
@@ -261,7 +230,7 @@ def snmove(ctx: Any, args: list[str]) -> None:
                 new["monserver"] = f"{newsn[n]},{newxm[n]}"
         sn_hash[n] = new
 
-    sharedinstall = state["tables"]["site"].get("sharedinstall", "") or "no"
+    sharedinstall = db.site("sharedinstall") or "no"
     if slonly and sharedinstall == "sns":
         ctx.info("The liteonly option is not valaid when using a shared file system across service nodes.\n")
         return
@@ -271,58 +240,23 @@ def snmove(ctx: Any, args: list[str]) -> None:
     if aix and sharedinstall == "no":
         if verbose:
             ctx.info("Attempting the synchronization of statelite files.\n")
-        done: set[tuple[str, str, str]] = set()
-        for row in list(state["tables"].get("statelite", [])):
-            parts = row.get("statemnt", "").split(":")
-            server, sdir = parts[0], (parts[1] if len(parts) > 1 else "")
-            members, _ = noderange.expand(state, row.get("node", ""))
-            for n in nodes:
-                if not any(re.search(n, m) for m in members):
-                    continue
-                if "$" in server:
-                    server = _subvars(state, server, n)
-                else:
-                    sl_mod.append((n, f"{sn_hash[n]['xcatmaster']}:{sdir}"))
-                short = n.split(".")[0]
-                dodir = f"{sdir}{short}" if sdir.endswith("/") else f"{sdir}/{short}"
-                if server == oldmaster[n]:
-                    key = (dodir, server, sn_hash[n]["xcatmaster"])
-                    if key in done:
-                        continue
-                    if verbose:
-                        ctx.info(f"Synchronizing {dodir} to {sn_hash[n]['xcatmaster']}\n")
-                    synccmd = f"/usr/bin/rsync -arlHpEAogDz {dodir} {newsn[n]}:{os.path.dirname(dodir)} 2>&1"
-                    if verbose:
-                        ctx.info(f"On {oldsn[n]}: Running: '{synccmd}'\n")
-                    rc, output = _xcmd(ctx, oldsn[n], synccmd)
-                    if rc != 0:
-                        ctx.E(f"Could not sync statelite '{dodir}'.")
-                        ctx.E(f"{output}\n")
-                    else:
-                        done.add(key)
+        sl_mod = sync_statelite(ctx, nodes, {n: sn_hash[n]["xcatmaster"] for n in nodes}, newsn, oldsn, oldmaster)
         if slonly:
             return
 
-    # step 11: database
+    # step 11: database, all of it before any node is touched
     ctx.info("Setting new values in the xCAT database.\n")
-    for n, stmnt in sl_mod:
-        rows = [r for r in state["tables"].setdefault("statelite", []) if r.get("node") == n]
-        if rows:
-            for r in rows:
-                old = dict(r)
-                r["statemnt"] = stmnt
-                ctx.changes.append(("u", "statelite", n, old, {"node": n, "statemnt": stmnt}))
-        else:
-            state["tables"]["statelite"].append({"node": n, "image": "", "statemnt": stmnt})
-            ctx.changes.append(("a", "statelite", n, {}, {"node": n, "statemnt": stmnt}))
-    for n in nodes:
-        st.set_node_attrs(state, n, "noderes", sn_hash[n], ctx.changes)
     nodes_con = [n for n in nodes if nh[n]["conserver"] and nh[n]["conserver"] == oldsn[n]]
-    for n in nodes_con:
-        st.set_node_attrs(state, n, "nodehm", {"conserver": newsn[n]}, ctx.changes)
+    with db.write():
+        for n, stmnt in sl_mod:
+            db.set_statelite(n, stmnt)
+        for n in nodes:
+            db.set_node_attrs(n, "noderes", sn_hash[n])
+        for n in nodes_con:
+            db.set_node_attrs(n, "nodehm", {"conserver": newsn[n]})
     if nodes_con:
         ctx.data("Running makeconservercf " + ",".join(nodes_con))
-        child = _runxcmd(ctx, "makeconservercf", nodes_con, [], 0)
+        child = runxcmd(ctx, "makeconservercf", nodes_con, [], 0)
         for t in child.relay_texts():
             ctx.data(t)
 
@@ -333,7 +267,7 @@ def snmove(ctx: Any, args: list[str]) -> None:
             if nimtype.get(n) == "standalone":
                 if verbose:
                     ctx.info(f"Running niminit on {n}.\n")
-                rc, _ = _xcmd(ctx, n, f"/usr/sbin/niminit -a name={n} -a master={newsn[n]} >/dev/null 2>&1")
+                rc, _ = xcmd(ctx, n, f"/usr/sbin/niminit -a name={n} -a master={newsn[n]} >/dev/null 2>&1")
                 if rc != 0:
                     ctx.E(f"Could not run niminit on node {n}.\n")
     # step 15: Linux nodeset
@@ -344,10 +278,9 @@ def snmove(ctx: Any, args: list[str]) -> None:
                 by_pm.setdefault(nh[n]["provmethod"], []).append(n)
         for pm, pmnodes in by_pm.items():
             arg = pm if pm in ("netboot", "install", "statelite") else f"osimage={pm}"
-            child = _runxcmd(ctx, "nodeset", pmnodes, [arg], 0)
+            child = runxcmd(ctx, "nodeset", pmnodes, [arg], 0)
             for t in child.relay_texts():
                 ctx.info(t)
     if ignore:
         return
-    from .snmove_nodes import node_steps
     node_steps(ctx, nodes, aix, sharedinstall, newsn, newxm, oldmaster, o.get("postscripts"))

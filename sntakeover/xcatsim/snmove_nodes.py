@@ -7,12 +7,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import state as st
-from .snmove import ARRAY_REPR, _runxcmd, _xcmd
+from .state import in_subnet
+from .xcmd import runxcmd, xcmd
 
 log = logging.getLogger(__name__)
 
 VALID_SCRIPTS = ("syslog", "setupntp", "mkresolvconf")
+ARRAY_REPR = "ARRAY(0x55d0c0ffee00)"
 
 
 def _after_colon(line: str) -> str:
@@ -23,35 +24,38 @@ def _after_colon(line: str) -> str:
     return line
 
 
-def _gateway_for(state: dict[str, Any], node: str) -> str:
+def _gateway_for(db: Any, node: str, networks: list[dict[str, str]]) -> str:
     """getNetwkInfo's gateway: '<xcatmaster>' becomes the node's SN IP as known by the MN."""
-    net = st.node_network(state, node) or {}
+    net = db.node_network(node, networks) or {}
     gw = net.get("gateway", "")
     if gw == "<xcatmaster>":
-        sns = st.get_attr(state, node, "noderes", "servicenode").split(",")
-        gw = st.resolve(state, sns[0]) if sns and sns[0] else ""
+        sns = db.get_attr(node, "noderes", "servicenode").split(",")
+        gw = db.resolve(sns[0]) if sns and sns[0] else ""
     return gw
 
 
 def node_steps(ctx: Any, nodes: list[str], aix: bool, sharedinstall: str, newsn: dict[str, str],
                newxm: dict[str, str], oldmaster: dict[str, str], user_posts: str | None) -> None:
-    state = ctx.state
+    db = ctx.db
     verbose = ctx.flags.get("verbose")
+    ips = db.resolve_many(nodes)
+    xmips = db.resolve_many(sorted(set(newxm.values())))
     if aix:
         if verbose:
             ctx.info("Updating the /etc/xcatinfo files.\n")
         for n in nodes:
-            ip = st.resolve(state, newxm[n])
-            _runxcmd(ctx, "xdsh", [n], [f'echo "XCATSERVER={ip}" > /etc/xcatinfo'], 0)
+            ip = xmips[newxm[n]]
+            runxcmd(ctx, "xdsh", [n], [f'echo "XCATSERVER={ip}" > /etc/xcatinfo'], 0)
 
     # default routes
     gwhash: dict[str, list[str]] = {}
-    for row in state["tables"]["networks"]:
+    networks = db.networks()
+    for row in networks:
         if row.get("gateway", "") != "<xcatmaster>":
             continue
         for n in nodes:
-            if st.in_subnet(st.resolve(state, n), row.get("mask", ""), row.get("net", "")):
-                gip = st.resolve(state, newxm[n])
+            if in_subnet(ips[n], row.get("mask", ""), row.get("net", "")):
+                gip = xmips[newxm[n]]
                 if gip:
                     gwhash.setdefault(gip, []).append(n)
     if gwhash:
@@ -60,8 +64,8 @@ def node_steps(ctx: Any, nodes: list[str], aix: bool, sharedinstall: str, newsn:
         for nd in members:
             cmd = "route add default gw"
             if aix:
-                oldgwip = st.resolve(state, oldmaster[nd]) if oldmaster[nd] else ""
-                _, netout = _xcmd(ctx, nd, "netstat -rn")
+                oldgwip = db.resolve(oldmaster[nd]) if oldmaster[nd] else ""
+                _, netout = xcmd(ctx, nd, "netstat -rn")
                 foundold = foundnew = False
                 for line in netout.split("\n"):
                     f = _after_colon(line).split()
@@ -70,7 +74,7 @@ def node_steps(ctx: Any, nodes: list[str], aix: bool, sharedinstall: str, newsn:
                         foundnew |= f[1] == gw
                 cmd = "route change default" if foundold and not foundnew else ""
             if cmd:
-                child = _runxcmd(ctx, "xdsh", members, ["-v", f"{cmd} {gw}"], -1)
+                child = runxcmd(ctx, "xdsh", members, ["-v", f"{cmd} {gw}"], -1)
                 ret = child.relay_texts()
                 if child.rc != 0 and not any(" File exists" in t for t in ret):
                     for t in ret:
@@ -81,8 +85,8 @@ def node_steps(ctx: Any, nodes: list[str], aix: bool, sharedinstall: str, newsn:
     if aix:
         ctx.info("Updating the bootlist.\n")
         for nd in nodes:
-            _, nimout = _xcmd(ctx, nd, "netstat -in")
-            myip = st.resolve(state, nd)
+            _, nimout = xcmd(ctx, nd, "netstat -in")
+            myip = ips[nd]
             intname = ""
             for line in nimout.split("\n"):
                 f = _after_colon(line).split()
@@ -95,27 +99,28 @@ def node_steps(ctx: Any, nodes: list[str], aix: bool, sharedinstall: str, newsn:
                 intname = intname.replace("en", "ent")
             elif "et" in intname:
                 intname = intname.replace("et", "")
-            gateway = _gateway_for(state, nd)
-            snip = st.resolve(state, newxm[nd])
+            gateway = _gateway_for(db, nd, networks)
+            snip = xmips[newxm[nd]]
             blcmd = f"/usr/bin/bootlist -m normal {intname} gateway={gateway} bserver={snip} client={myip} "
-            rc, _ = _xcmd(ctx, nd, blcmd)
+            rc, _ = xcmd(ctx, nd, blcmd)
             if rc != 0:
                 ctx.E(f"Could not run '{blcmd}' on node {nd}.\n")
 
     # postscripts
-    ps = state["tables"].get("postscripts", {})
-    defs = ps.get("xcatdefaults", {})
+    defs = db.row("postscripts", "xcatdefaults") or {}
+    owns = db.rows("postscripts", nodes)
+    inherited = db.get_attrs(nodes, "postscripts", ["postscripts", "postbootscripts"])
     pos_hash: dict[str, list[str]] = {}
     valid = ("syslog", "setupntp") if aix and sharedinstall == "sns" else VALID_SCRIPTS
     for n in nodes:
-        own = ps.get(n) or {}
+        own = {k: v for k, v in (owns.get(n) or {}).items() if v is not None}
         if own:
             scripts = ",".join([defs.get("postscripts", ""), own.get("postscripts", ""),
                                 defs.get("postbootscripts", ""), own.get("postbootscripts", "")])
         else:
             scripts = ",".join([defs.get("postscripts", ""), defs.get("postbootscripts", "")])
-        grp_ps = st.get_attr(state, n, "postscripts", "postscripts")
-        grp_pbs = st.get_attr(state, n, "postscripts", "postbootscripts")
+        grp_ps = inherited[n]["postscripts"]
+        grp_pbs = inherited[n]["postbootscripts"]
         if not own and (grp_ps or grp_pbs):
             scripts = ",".join([defs.get("postscripts", ""), grp_ps, defs.get("postbootscripts", ""), grp_pbs])
         listed = [s for s in scripts.split(",")]
@@ -129,9 +134,9 @@ def node_steps(ctx: Any, nodes: list[str], aix: bool, sharedinstall: str, newsn:
             pos_hash.setdefault(run, []).append(n)
     ctx.info("Running postscripts on the nodes.")
     for scripts, members in pos_hash.items():
-        child = _runxcmd(ctx, "updatenode", members, ["-s"], -1)
+        child = runxcmd(ctx, "updatenode", members, ["-s"], -1)
         for t in child.relay_texts():
             ctx.info(t)
-        child = _runxcmd(ctx, "updatenode", members, ["-P", scripts], -1)
+        child = runxcmd(ctx, "updatenode", members, ["-P", scripts], -1)
         for t in child.relay_texts():
             ctx.info(t)
