@@ -65,7 +65,7 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "tcp_port": (3001, "xcatd port probed on the SN (site.xcatdport)."),
         "tcp_timeout": (3.0, "Seconds for the TCP probe."),
         "probe_timeout": (60.0, "Seconds any one probe command may take; a probe that times out says 'cannot tell'."),
-        "node_path_nodes": (2, "Compute nodes of the SN the node-path probe reaches through it (xdsh NODE date); 0 disables that probe."),
+        "node_path_nodes": (0, "Optional probe: how many of the SN's compute nodes to ping from the SN itself (xdsh SN ping NODE); an SN that answers but reaches none of them votes down. 0 = off."),
     },
     "backup": {
         "check": (True, "Probe each backup SN before moving nodes to it; an unhealthy backup makes the incident wait (awaiting-backup)."),

@@ -28,6 +28,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.probe_nodestat",
     "sntakeover.builtin.probe_xdsh",
     "sntakeover.builtin.probe_rpower",
+    "sntakeover.builtin.probe_nodepath",
     "sntakeover.builtin.plan",
     "sntakeover.builtin.fence",
     "sntakeover.builtin.snmove",

@@ -10,6 +10,7 @@ notifications go on.
 from __future__ import annotations
 
 import json
+import time
 import subprocess
 import sys
 from pathlib import Path
@@ -83,6 +84,9 @@ def test_example_plugin_runs_inside_a_real_daemon_and_its_notification_reaches_t
     d.send(event("sn1"))
     inc = d.wait_closed("sn1")
     assert inc["state"] == "done"
+    deadline = time.monotonic() + 30  # notifications are delivered by the notifier thread, after the commit
+    while not list(spool.glob(f"incident-{inc['id']}-done-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     done = [json.loads(p.read_text()) for p in spool.glob(f"incident-{inc['id']}-done-*.json")]
     assert len(done) == 1
     assert done[0]["servicenode"] == "sn1" and done[0]["moved"]["count"] == len(mine)

@@ -410,3 +410,25 @@ def test_a_command_the_previous_daemon_started_is_waited_for_even_without_its_pi
     assert any(f"waiting for snmove (pid {leftover.pid}) from before the restart" in n for n in r.timeline(inc["id"]))
     row = r.store.query("SELECT rc, stderr FROM commands WHERE seq = ?", (seq,))[0]
     assert row["rc"] == -1 and "daemon restarted" in row["stderr"]
+
+
+def test_the_node_path_probe_sees_an_sn_that_answers_but_cannot_reach_its_nodes(sim, tmp_path):
+    from sntakeover.builtin import probe_nodepath
+    from sntakeover.config import build
+    from sntakeover.context import Context
+    from sntakeover.runner import LocalRunner
+
+    s = sim()
+    ctx = Context(build({"xcat": {"path": [str(s.bin)]}, "confirm": {"node_path_nodes": 2}}),
+                  LocalRunner(path_prefix=[str(s.bin)]))
+    probe_nodepath._samples.clear()
+    ok = probe_nodepath.sntakeover_probe("sn1", "failed", ctx)
+    assert ok.down is False and ok.detail.startswith("sn1 reaches cn1, cn2"), ok
+    for n in s.nodes_first("sn1"):
+        s.node_down(n)  # sn1 is fine, but none of its nodes answers it (its switch died)
+    bad = probe_nodepath.sntakeover_probe("sn1", "failed", ctx)
+    assert bad.down is True and "answers but reaches none of cn1, cn2" in bad.detail, bad
+    s.fail("sn1")
+    gone = probe_nodepath.sntakeover_probe("sn1", "failed", ctx)
+    assert gone.down is None and "did not run ping" in gone.detail, gone  # the xdsh probe counts that
+    assert probe_nodepath.sntakeover_probe("sn1", "backup", ctx) is None

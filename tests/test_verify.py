@@ -78,9 +78,9 @@ def moved_cluster(sim):
 def test_a_node_that_still_names_its_old_server_fails_node_and_report(sim):
     s, plan, ctx, hooks = moved_cluster(sim)
     stale = plan.nodes[1]
-    from sntakeover.xcatsim import state as st
+    from sntakeover.xcatsim.cluster import edit_state
 
-    with st.locked(s.dir, write=True) as state:
+    with edit_state(s.dir) as state:
         state["machines"][stale]["files"]["/etc/xcatinfo"] = "XCATSERVER=10.1.0.1\n"
     verdicts = hooks.verify(INC, plan, ctx, takeover_errors={})
     by = {(v.node, v.verifier): v for v in verdicts}

@@ -168,6 +168,8 @@ def run_on(db: Any, node: str, m: dict[str, Any], aix: bool, cmd: str) -> tuple[
             return 12, [], [f"ssh: connect to host {target} port 22: No route to host",
                             "rsync: connection unexpectedly closed (0 bytes received so far) [sender]"]
         return 0, [], []
+    if prog == "ping":
+        return _ping(db, args)
     if prog == "niminit":
         return 0, [], []
     if prog in ("true", ":"):
@@ -177,3 +179,25 @@ def run_on(db: Any, node: str, m: dict[str, Any], aix: bool, cmd: str) -> tuple[
     if aix:
         return 127, [], [f"ksh: {clean[0]}:  not found."]
     return 127, [], [f"bash: {clean[0]}: command not found"]
+
+
+def _ping(db: Any, args: list[str]) -> tuple[int, list[str], list[str]]:
+    """``ping [-c N] [-w S] [-W S] host``: one echo to a simulated host, by name (as /etc/hosts on a node)."""
+    target, i = "", 0
+    while i < len(args):
+        if args[i] in ("-c", "-w", "-W", "-i", "-s"):
+            i += 2
+            continue
+        if not args[i].startswith("-"):
+            target = args[i]
+        i += 1
+    if not target or not db.is_node(target):
+        return 2, [], [f"ping: {target or 'usage error'}: Name or service not known"]
+    ip = db.resolve(target) or target
+    head = f"PING {target} ({ip}) 56(84) bytes of data."
+    if db.is_up(target):
+        return 0, [head, f"64 bytes from {target} ({ip}): icmp_seq=1 ttl=255 time=0.105 ms", "",
+                   f"--- {target} ping statistics ---",
+                   "1 packets transmitted, 1 received, 0% packet loss, time 0ms"], []
+    return 1, [head, "", f"--- {target} ping statistics ---",
+               "1 packets transmitted, 0 received, 100% packet loss, time 0ms"], []
