@@ -101,6 +101,7 @@ class NodeMove:
     backup: str
     servicenode: str  # the full servicenode value seen when planning, e.g. "sn1,sn2"
     xcatmaster: str = ""
+    solo: bool = False  # must be moved by its own snmove call (statelite row with $-variables)
 
 
 @dataclass(frozen=True)
