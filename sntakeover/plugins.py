@@ -29,6 +29,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.fence",
     "sntakeover.builtin.snmove",
     "sntakeover.builtin.parallel",
+    "sntakeover.builtin.fast",
     "sntakeover.builtin.verify",
     "sntakeover.builtin.notify_log",
     # adapters, one per monitoring source (sntakeover_adapt)
