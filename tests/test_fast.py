@@ -11,10 +11,13 @@ of the statelite rows and of each node's postscripts is the same.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from support import Sim, event
 from sntakeover.config import build
@@ -260,3 +263,56 @@ def test_daemon_fast_with_a_down_node_ends_partial_with_xcat_text(sim, daemon):
     assert "not responding" in rows[victim]["detail"]
     assert all(r["status"] == "verified" for n, r in rows.items() if n != victim)
     assert s.servicenode(victim) == "sn2,sn1"
+
+
+SCRIPTS = ("syslog", "setupntp", "mkresolvconf", "foo", "remoteshell")
+
+
+@needs_tabdump
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_random_small_clusters_end_the_same_with_fast_and_snmove(data):
+    os_ = data.draw(st.sampled_from(["AIX", "Linux"]), "os")
+    sns = data.draw(st.sampled_from([("sn1", "sn2"), ("sn1", "sn2", "sn3")]), "sns")
+    nodes = data.draw(st.integers(4, 20), "nodes")
+    kw = dict(os=os_, sns=sns, nodes=nodes,
+              gateway=data.draw(st.sampled_from(["<xcatmaster>", "10.1.0.254", ""]), "gateway"),
+              extnfs=data.draw(st.sampled_from(["extnfs01", ""]), "extnfs"))
+    takeover: dict[str, Any] = {}
+    if data.draw(st.booleans(), "-D"):
+        takeover["destn"] = {"sn2": "10.1.0.2", "sn3": "10.2.0.1"}
+    posts = data.draw(st.sampled_from(["", "myscript", "all", "setupntp,bar"]), "-P")
+    if posts:
+        takeover["postscripts"] = posts
+    names = [f"cn{i}" for i in range(1, nodes + 1)]
+    down_nodes = data.draw(st.sets(st.sampled_from(names), max_size=3), "down")
+    own = data.draw(st.dictionaries(st.sampled_from(names), st.tuples(
+        st.lists(st.sampled_from(SCRIPTS), max_size=3), st.lists(st.sampled_from(SCRIPTS), max_size=2)),
+        max_size=4), "node postscripts")
+    grouped = data.draw(st.sets(st.sampled_from([n for n in names if n not in own] or names), max_size=4), "group")
+    defaults = data.draw(st.lists(st.sampled_from(SCRIPTS), max_size=3), "xcatdefaults")
+
+    def prepare(sim: Sim) -> None:
+        def fn(state: dict[str, Any]) -> None:
+            ps = state["tables"]["postscripts"]
+            ps["xcatdefaults"] = {"postscripts": ",".join(defaults), "postbootscripts": ""}
+            for n, (a, b) in own.items():
+                ps[n] = {"postscripts": ",".join(a), "postbootscripts": ",".join(b)}
+            ps["psgroup"] = {"postscripts": "setupntp", "postbootscripts": "mkresolvconf"}
+            for n in grouped - set(own):
+                state["tables"]["nodelist"][n]["groups"] += ",psgroup"
+        edit(sim, fn)
+        for n in down_nodes:
+            sim.node_down(n)
+
+    with tempfile.TemporaryDirectory(prefix="snt-fast-") as tmp:
+        plain, fast = twins(Path(tmp), prepare=prepare, **kw)
+        if not sn1_nodes(plain):
+            return
+        _, res_a, _ = move(plain, "snmove", takeover)
+        _, res_b, notes = move(fast, "fast", takeover)
+        assert not any("plain snmove instead" in n for n in notes), notes
+        problems = diff(snapshot(plain), snapshot(fast))
+        assert not problems, "\n".join(problems[:20])
+        assert set(res_b.node_errors) == set(res_a.node_errors)
