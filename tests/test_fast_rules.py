@@ -204,3 +204,14 @@ def test_result_merges_each_node_text_once_across_commands():
     assert list(res.node_errors) == ["cn3"]
     assert res.node_errors["cn3"].count("No route to host") == 1 and "not responding" in res.node_errors["cn3"]
     assert len(res.commands) == 4 and res.rc == 1
+
+
+def test_nothing_but_addresses_and_names_reaches_a_node_shell():
+    f = facts(cn1=("10.1.1.1", "AIX", "10.1.0.1", "", ""), cn2=("10.1.1.2", "AIX", "10.1.0.1", "", ""))
+    f.ips["evil"] = "10.1.0.2;reboot"
+    moved = {"cn1": ("sn2,sn1", "evil"), "cn2": ("sn2,sn1", "10.1.0.2")}
+    assert ns.xcatinfo_commands(f, moved)[0] == ["xdsh", "cn1", 'echo "XCATSERVER=" > /etc/xcatinfo']
+    out = NI.format(n="cn1", itf="en0", ip="10.1.1.1") + NI.format(n="cn2", itf="en0`halt`", ip="10.1.1.2")
+    cmds, skipped = ns.bootlist_commands(f, moved, out)
+    assert [c[1] for c in cmds] == ["cn1"] and "bserver= " in cmds[0][2]
+    assert "not an interface name or address" in skipped["cn2"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -42,6 +43,8 @@ VALID_SCRIPTS = ("syslog", "setupntp", "mkresolvconf")
 NODE_COLUMNS = ("hosts.ip", "nodetype.os", "nodetype.provmethod", "noderes.xcatmaster",
                 "postscripts.postscripts", "postscripts.postbootscripts")
 XCATMASTER_GATEWAY = "<xcatmaster>"  # networks.gateway: the node's own service node
+#: what may be put into a command line that a node's shell reads: an address, a name, or nothing
+TOKEN = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._:-]*)?")
 
 
 class FactsUnavailable(Exception):
@@ -69,10 +72,13 @@ class Facts:
     nimtype: dict[str, str] = field(default_factory=dict)  # image -> nimtype
 
     def resolve(self, name: str) -> str:
-        """getipaddr: an IP stays as it is, a name is looked up; '' when unknown."""
+        """getipaddr: an IP stays as it is, a name is looked up; '' when unknown (or when the
+        table holds something that is no address: it never reaches a node's shell)."""
         if _is_ipv4(name) or (name and name == self.master):
-            return name
-        return self.ips.get(name, "")
+            found = name
+        else:
+            found = self.ips.get(name, "")
+        return found if TOKEN.fullmatch(found) else ""
 
     def aix(self, node: str) -> bool:
         return self.nodes[node].os == "AIX"  # exactly 'AIX' (§2.7)
@@ -310,8 +316,12 @@ def bootlist_commands(facts: Facts, moved: dict[str, tuple[str, str]],
             said = "; ".join(seen.get(n, []))[:200] or "no answer"
             skipped[n] = f"bootlist not set: no interface holds {ip} (netstat -in: {said})"
             continue
-        cmd = f"/usr/bin/bootlist -m normal {dev} gateway={boot_gateway(facts, n, sn)} bserver={facts.resolve(xm)} client={ip} "
-        cmds.append(["xdsh", n, cmd])
+        parts = (dev, boot_gateway(facts, n, sn), facts.resolve(xm), ip)
+        bad = [p for p in parts if not TOKEN.fullmatch(p)]
+        if bad:
+            skipped[n] = f"bootlist not set: {bad[0][:60]!r} is not an interface name or address"
+            continue
+        cmds.append(["xdsh", n, "/usr/bin/bootlist -m normal {} gateway={} bserver={} client={} ".format(*parts)])
     return cmds, skipped
 
 
