@@ -36,8 +36,16 @@ def test_postscripts_listed_ones_in_snmove_order_then_P():
     assert ns.node_scripts(F, "cn2", "myscript") == "syslog,setupntp,mkresolvconf,myscript"
 
 
-def test_postscripts_all_runs_the_whole_joined_list():
-    assert ns.node_scripts(F, "cn2", "all") == "syslog,remoteshell,syncfiles,setupntp,foo,mkresolvconf"
+def test_postscripts_all_runs_the_whole_joined_list_as_snmove_joins_it():
+    assert ns.node_scripts(F, "cn2", "all") == "syslog,remoteshell,syncfiles,setupntp,foo,,mkresolvconf"
+    assert ns.node_scripts(F, "cn1", "all") == "syslog,remoteshell,syncfiles,"
+    # nothing listed anywhere: still ',' (true in Perl), so updatenode -s still runs
+    f = facts(ln1=("10.1.1.9", "Linux", "10.1.0.1", "", ""))
+    f.defaults = ("", "")
+    assert ns.node_scripts(f, "ln1", "all") == ","
+    assert ns.postscript_commands(f, {"ln1": ("sn2,sn1", "10.1.0.2")}, "all") == [
+        (["updatenode", "ln1", "-s"], ["updatenode", "ln1", "-P", ","])]
+    assert ns.postscript_commands(f, {"ln1": ("sn2,sn1", "10.1.0.2")}, "") == []
 
 
 def test_postscripts_only_P_when_nothing_listed():

@@ -326,15 +326,21 @@ def bootlist_commands(facts: Facts, moved: dict[str, tuple[str, str]],
 
 
 def node_scripts(facts: Facts, node: str, user_posts: str) -> str:
-    """The postscripts snmove runs on a node (§2.3 step 19), as an ``updatenode -P`` list."""
+    """The postscripts snmove runs on a node (§2.3 step 19), as an ``updatenode -P`` list.
+
+    With ``-P all`` it is the joined list as snmove builds it, empty items included: it
+    is never empty (``","`` when nothing is listed), so snmove always runs ``updatenode
+    -s`` then, which rewrites ``/etc/xcatinfo`` even on Linux nodes.
+    """
     dps, dpbs = facts.defaults
     nf = facts.nodes[node]
     if nf.postscripts or nf.postbootscripts:
-        listed = ",".join([dps, nf.postscripts, dpbs, nf.postbootscripts]).split(",")
+        joined = ",".join([dps, nf.postscripts, dpbs, nf.postbootscripts])
     else:
-        listed = ",".join([dps, dpbs]).split(",")
+        joined = ",".join([dps, dpbs])
     if user_posts == "all":
-        return ",".join(s for s in listed if s)
+        return joined
+    listed = joined.split(",")
     valid = VALID_SCRIPTS[:2] if facts.aix(node) and facts.sharedinstall == "sns" else VALID_SCRIPTS
     run = ",".join(s for s in valid if s in listed)
     if user_posts:
