@@ -50,8 +50,8 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "required": (False, "Refuse to move nodes when fencing did not succeed."),
     },
     "takeover": {
-        "strategy": ("snmove", "Takeover strategy: 'snmove' (one run per backup SN), 'parallel' (several at once) "
-                     "or 'fast' (snmove -i, then snmove's node-side steps fanned out)."),
+        "strategy": ("fast", "Takeover strategy: 'fast' (snmove -i, then snmove's node-side steps fanned out), "
+                     "'snmove' (one run per backup SN) or 'parallel' (several at once)."),
         "parallel": (8, "Concurrent snmove runs per backup SN for the 'parallel' strategy."),
         "fast_width": (16, "xCAT commands the 'fast' strategy runs at once (per-node AIX bootlist, niminit)."),
         "max_nodes": (0, "Refuse (incident failed) when more nodes would move; 0 = no limit."),
