@@ -36,3 +36,9 @@ def test_parallel_batches_leave_solo_nodes_out_and_give_them_a_call_each():
     argvs = parallel_argvs(plan_with_solo(), build({"takeover": {"parallel": 2}}))
     assert argvs == [["snmove", "cn1,cn5", "-d", "sn2"], ["snmove", "cn3", "-d", "sn2"],
                      ["snmove", "cn2", "-d", "sn2"], ["snmove", "cn4", "-d", "sn2"], ["snmove", "cn9", "-d", "sn3"]]
+
+
+def test_a_backup_whose_nodes_are_all_solo():
+    plan = Plan(tuple(NodeMove(f"cn{i}", "sn1", "sn2", "sn1,sn2", solo=True) for i in (1, 2)))
+    assert snmove_argvs(plan, build({})) == [["snmove", "cn1", "-d", "sn2"], ["snmove", "cn2", "-d", "sn2"]]
+    assert parallel_argvs(plan, build({})) == [["snmove", "cn1", "-d", "sn2"], ["snmove", "cn2", "-d", "sn2"]]

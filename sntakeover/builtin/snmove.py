@@ -61,7 +61,7 @@ def snmove_argvs(plan: Plan, config, *, db_only: bool = False) -> list[list[str]
     tk = config["takeover"]
     out = []
     for backup, (shared, solo) in sorted(split_solo(plan).items()):
-        step = tk["batch_size"] or len(shared)
+        step = tk["batch_size"] or len(shared) or 1
         out += [snmove_argv(shared[i:i + step], backup, tk, db_only=db_only) for i in range(0, len(shared), step)]
         out += [snmove_argv([n], backup, tk, db_only=db_only) for n in solo]
     return out
