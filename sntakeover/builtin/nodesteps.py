@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -139,7 +140,11 @@ def read_facts(ctx, plan: Plan, destn: dict[str, str]) -> Facts:
     nodes = check_names(plan.nodes)
     backups = sorted({m.backup for m in plan.moves})
     names = list(dict.fromkeys([*nodes, *backups]))
-    got = _nodels(ctx, names, NODE_COLUMNS)
+    # independent reads, at the same time
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="facts") as pool:
+        reading = {t: pool.submit(_tabdump, ctx, t) for t in ("site", "networks", "postscripts")}
+        got = _nodels(ctx, names, NODE_COLUMNS)
+        tables = {t: f.result() for t, f in reading.items()}
     missing = [n for n in nodes if n not in got]
     if missing:
         raise FactsUnavailable(f"nodels printed nothing for {', '.join(missing[:5])}")
@@ -147,11 +152,11 @@ def read_facts(ctx, plan: Plan, destn: dict[str, str]) -> Facts:
         nodes={n: NodeFacts(*(got[n].get(c, "") for c in NODE_COLUMNS)) for n in nodes},
         ips={n: got.get(n, {}).get("hosts.ip", "") for n in names},
     )
-    site = {r.get("key", ""): r.get("value", "") for r in _tabdump(ctx, "site")}
+    site = {r.get("key", ""): r.get("value", "") for r in tables["site"]}
     facts.sharedinstall = site.get("sharedinstall", "") or "no"
     facts.master = site.get("master", "")
-    facts.networks = _tabdump(ctx, "networks")
-    for row in _tabdump(ctx, "postscripts"):
+    facts.networks = tables["networks"]
+    for row in tables["postscripts"]:
         if row.get("node") == "xcatdefaults":
             facts.defaults = (row.get("postscripts", ""), row.get("postbootscripts", ""))
             break
