@@ -16,8 +16,8 @@ commands:
    server), the default route (per new gateway), the bootlist (AIX; its command names
    the node's own IP, so one per node, ``takeover.fast_width`` at a time), then
    ``updatenode -s`` and ``updatenode -P`` per script list. Independent commands run at
-   the same time; each node still sees snmove's order (``/etc/xcatinfo`` before
-   ``updatenode -s``, ``-s`` before ``-P``).
+   the same time; each node still sees snmove's order where it matters (``/etc/xcatinfo``
+   before ``updatenode -s``, ``-s`` before ``-P``).
 
 Every node is attempted in every step, as snmove does; a node that fails a step keeps
 xCAT's text for it and does not stop the others. The facts the node-side steps depend
@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
+from typing import Sequence
 
 from sntakeover import hookimpl
 from sntakeover.builtin import nodesteps as ns
@@ -54,21 +54,9 @@ NODE_SIDE = ("then, on the nodes the database move reached: niminit on AIX stand
 Runs = list[tuple[list[str], CommandResult]]
 
 
-def _in_parallel(jobs: Sequence[Callable[[], Runs]], width: int) -> Runs:
-    """Run jobs at most ``width`` at a time; their runs in job order."""
-    if not jobs:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, min(width, len(jobs))), thread_name_prefix="fast") as pool:
-        done = list(pool.map(lambda job: job(), jobs))
-    return [run for runs in done for run in runs]
-
-
-def _one(ctx, argv: list[str]) -> Callable[[], Runs]:
-    return lambda: [(argv, ctx.runner.run(argv))]
-
-
-def _chain(ctx, argvs: Sequence[list[str]]) -> Callable[[], Runs]:
-    return lambda: [(argv, ctx.runner.run(argv)) for argv in argvs]
+def _run(ctx, argvs: Sequence[list[str]]) -> Runs:
+    """Run commands one after the other."""
+    return [(argv, ctx.runner.run(argv)) for argv in argvs]
 
 
 def node_side(ctx, facts: ns.Facts, moved: dict[str, tuple[str, str]]) -> tuple[Runs, Runs, dict[str, str]]:
@@ -80,38 +68,36 @@ def node_side(ctx, facts: ns.Facts, moved: dict[str, tuple[str, str]]) -> tuple[
     :returns: the runs whose errors count, the runs whose errors snmove ignores (route
         commands that say ``File exists``), and per-node texts for steps not sent.
     """
-    width = ctx.config.get("takeover", "fast_width")
+    width = max(1, ctx.config.get("takeover", "fast_width"))
     aix = [n for n in moved if facts.aix(n)]
     groups = ns.route_groups(facts, moved)
     in_groups = {n for members in groups.values() for n in members}
     route_aix = [n for n in aix if n in in_groups]
     ctx.note(f"fast: node-side steps for {len(moved)} node(s) ({len(aix)} AIX), "
              f"{len(groups)} gateway group(s)")
-    # niminit, /etc/xcatinfo and the two reads touch different things: all at once
-    first: list[Callable[[], Runs]] = [_one(ctx, a) for a in ns.niminit_commands(facts, moved)]
-    first += [_one(ctx, a) for a in ns.xcatinfo_commands(facts, moved)]
+    # each node gets /etc/xcatinfo before updatenode -s (which rewrites it) and -s before -P;
+    # niminit, the two reads and, once read, the route and bootlist commands meanwhile
+    chain = ns.xcatinfo_commands(facts, moved)
+    for pair in ns.postscript_commands(facts, moved, ctx.config.get("takeover", "postscripts")):
+        chain += pair
     reads: dict[str, list[str]] = {}
     if route_aix:
         reads["rn"] = ["xdsh", ",".join(route_aix), "netstat -rn"]
     if aix:
         reads["in"] = ["xdsh", ",".join(aix), "netstat -in"]
-    first += [_one(ctx, a) for a in reads.values()]
-    runs = _in_parallel(first, width)
-    out = {k: next(r for a, r in runs if a is argv) for k, argv in reads.items()}
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fast") as pool:
+        first = pool.submit(_run, ctx, chain)
+        niminit = [pool.submit(_run, ctx, [a]) for a in ns.niminit_commands(facts, moved)]
+        read = {k: pool.submit(_run, ctx, [a]) for k, a in reads.items()}
+        out = {k: f.result()[0][1] for k, f in read.items()}
+        routes = ns.route_commands(facts, groups, out["rn"].stdout if "rn" in out else "")
+        bootlists, skipped = ns.bootlist_commands(facts, moved, out["in"].stdout if "in" in out else "")
+        later = [pool.submit(_run, ctx, [a]) for a in routes + bootlists]
+        runs = first.result() + [r for f in niminit + later for r in f.result()]
     # a read fails only for the nodes that did not answer; its output is not worth keeping
-    charged = [(a, dataclasses.replace(r, stdout="") if any(a is b for b in reads.values()) else r)
-               for a, r in runs]
-
-    routes = ns.route_commands(facts, groups, out["rn"].stdout if "rn" in out else "")
-    bootlists, skipped = ns.bootlist_commands(facts, moved, out["in"].stdout if "in" in out else "")
-    user_posts = ctx.config.get("takeover", "postscripts")
-    # updatenode after /etc/xcatinfo (updatenode -s rewrites it), -P after -s; the
-    # route and bootlist commands meanwhile, one node per bootlist command
-    jobs = [_chain(ctx, list(pair)) for pair in ns.postscript_commands(facts, moved, user_posts)]
-    jobs += [_one(ctx, a) for a in routes] + [_one(ctx, a) for a in bootlists]
-    later = _in_parallel(jobs, width)
-    ignored = [(a, r) for a, r in later if a in routes and r.rc != 0 and ns.route_failure_ignored(r.stdout, r.stderr)]
-    charged += [(a, r) for a, r in later if not any(a is b for b, _ in ignored)]
+    runs += [(reads[k], dataclasses.replace(res, stdout="")) for k, res in out.items()]
+    ignored = [(a, r) for a, r in runs if a in routes and r.rc != 0 and ns.route_failure_ignored(r.stdout, r.stderr)]
+    charged = [(a, r) for a, r in runs if not any(a is b for b, _ in ignored)]
     return charged, ignored, skipped
 
 
