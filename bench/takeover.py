@@ -1,16 +1,26 @@
 #!/usr/bin/env python3
-"""Takeover time: the 'snmove' strategy against the 'parallel' strategy, in one run.
+"""Takeover time, event to every node verified: the 'snmove' strategy against 'fast', in one run.
 
-A simulated cluster where every xCAT round trip costs --latency seconds (snmove
-makes about four per node, one after the other). The daemon runs as its own
-process; the time is from the event's ack to the incident being closed
-(confirmation, plan, move and verification of every node).
-Usage: python bench/takeover.py [--nodes N] [--latency S] [--parallel K]
+Each run builds a simulated cluster with 2*N compute nodes on sn1/sn2 (N have sn1
+first), fails sn1, starts the daemon as its own process and sends one sn.down event;
+the time is from the event's ack to the incident being closed (confirmation, plan,
+move and verification of every node). Every xCAT round trip costs --latency seconds.
+
+For each size in --sizes both strategies run on identical clusters; the end states
+(every table, every machine) are compared and the ratio snmove/fast printed. For each
+size in --fast-only only 'fast' runs (plain snmove would take far too long there), to
+show how its cost grows with N. Everything lives in one temporary directory, removed
+at the end.
+
+Usage: python bench/takeover.py [--sizes 100,1000] [--fast-only 5000,10000] [--latency 0.05] [--os AIX]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,53 +33,132 @@ sys.path.insert(0, str(REPO))
 
 from sntakeover import xcatsim  # noqa: E402
 from sntakeover.client import request, wait_for_daemon  # noqa: E402
+from sntakeover.errors import StoreError  # noqa: E402
 from sntakeover.store import Store  # noqa: E402
 
 
-def one(strategy: str, nodes: int, latency: float, parallel: int) -> tuple[float, str, int]:
-    top = Path(tempfile.mkdtemp(prefix="snt-bench-"))
+def sizes(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def one(top: Path, strategy: str, n: int, args: argparse.Namespace) -> dict:
+    """One takeover of ``n`` nodes with ``strategy``; returns its figures and the cluster directory."""
+    run = top / f"{strategy}-{n}"
+    cluster = xcatsim.init_cluster(run / "c", nodes=2 * n, sns=("sn1", "sn2"), os=args.os, latency=args.latency)
+    xcatsim.fail_sn(cluster, "sn1")
+    cfg = run / "config.toml"
+    cfg.write_text(f'[daemon]\nstate_dir = "{run}/s"\nruntime_dir = "{run}/r"\nlog_level = "warning"\n'
+                   f'[xcat]\npath = ["{xcatsim.bin_dir(cluster)}"]\ncommand_timeout = {args.timeout}\n'
+                   f'[confirm]\ninterval = 0.1\n[verify]\ninterval = 0.1\n'
+                   f'[takeover]\nstrategy = "{strategy}"\nsnmove_timeout = {args.timeout}\n')
+    ep = f"ipc://{run}/r/intake.sock"
+    log = open(run / "daemon.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT)
     try:
-        cluster = xcatsim.init_cluster(top / "c", nodes=nodes, sns=("sn1", "sn2"), latency=latency)
-        xcatsim.fail_sn(cluster, "sn1")
-        cfg = top / "config.toml"
-        cfg.write_text(f'[daemon]\nstate_dir = "{top}/s"\nruntime_dir = "{top}/r"\nlog_level = "warning"\n'
-                       f'[xcat]\npath = ["{xcatsim.bin_dir(cluster)}"]\n[confirm]\ninterval = 0.1\n'
-                       f'[verify]\ninterval = 0.1\n[takeover]\nstrategy = "{strategy}"\nparallel = {parallel}\n')
-        ep = f"ipc://{top}/r/intake.sock"
-        proc = subprocess.Popen([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], cwd=REPO)
-        try:
-            wait_for_daemon(ep, alive=lambda: proc.poll() is None)
-            ev = {"id": f"bench-{strategy}", "kind": "sn.down", "servicenode": "sn1",
-                  "source": {"tool": "bench"}, "time": "2026-03-04T10:15:42Z"}
-            request({"v": 1, "op": "event", "event": ev}, endpoint=ep, timeout=5, retries=1)
-            t0 = time.perf_counter()
-            while True:
-                st = Store(top / "s" / "sntakeover.db", readonly=True)
+        wait_for_daemon(ep, alive=lambda: proc.poll() is None)
+        ev = {"id": f"bench-{strategy}-{n}", "kind": "sn.down", "servicenode": "sn1",
+              "source": {"tool": "bench"}, "time": "2026-03-04T10:15:42Z"}
+        request({"v": 1, "op": "event", "event": ev}, endpoint=ep, timeout=5, retries=1)
+        t0 = time.perf_counter()
+        deadline = t0 + args.timeout
+        while time.perf_counter() < deadline:
+            if proc.poll() is not None:
+                tail = (run / "daemon.log").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"the daemon for {strategy} with {n} nodes exited (rc={proc.returncode}):\n{tail}")
+            try:
+                st = Store(run / "s" / "sntakeover.db", readonly=True)
+            except StoreError:
+                time.sleep(0.2)
+                continue
+            try:
                 rows = st.query("SELECT state, closed FROM incidents")
-                moved = st.query("SELECT COUNT(*) FROM nodes WHERE status = 'verified'")[0][0]
-                st.close()
                 if rows and rows[0]["closed"]:
-                    return time.perf_counter() - t0, rows[0]["state"], moved
-                time.sleep(0.05)
-        finally:
-            proc.terminate()
-            proc.wait(30)
+                    took = time.perf_counter() - t0
+                    verified = st.query("SELECT COUNT(*) FROM nodes WHERE status = 'verified'")[0][0]
+                    commands = st.query("SELECT COUNT(*) FROM commands")[0][0]
+                    return {"strategy": strategy, "n": n, "seconds": took, "state": rows[0]["state"],
+                            "verified": verified, "commands": commands, "cluster": cluster}
+            finally:
+                st.close()
+            time.sleep(0.2)
+        raise SystemExit(f"{strategy} with {n} nodes did not finish within {args.timeout}s (see {run}/daemon.log)")
     finally:
-        shutil.rmtree(top, ignore_errors=True)
+        proc.terminate()
+        proc.wait(60)
+        log.close()
+
+
+def remove(cluster: Path) -> None:
+    stop = getattr(xcatsim, "stop_cluster", None)  # SN listeners, where the simulator has them
+    if stop is not None:
+        stop(cluster)
+    shutil.rmtree(cluster, ignore_errors=True)
+
+
+def end_state(cluster: Path) -> dict:
+    """Every table and machine; a cluster's own loopback /24 (MN and SN addresses, where the
+    simulator gives each cluster one) is written as 127.x.y. so that twin clusters compare."""
+    s = xcatsim.load_state(cluster)
+    text = json.dumps({"tables": s["tables"], "machines": s["machines"]})
+    master = s["tables"]["site"].get("master", "")
+    if master.startswith("127."):
+        text = re.sub(re.escape(master.rsplit(".", 1)[0] + ".") + r"(?=\d)", "127.x.y.", text)
+    return json.loads(text)
+
+
+def differences(a: dict, b: dict, path: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in differences(a.get(k), b.get(k), f"{path}/{k}")]
+    return [] if a == b else [f"{path}: {json.dumps(a)[:80]} != {json.dumps(b)[:80]}"]
+
+
+def line(r: dict) -> str:
+    return (f"{r['strategy']:<7} {r['n']:>6} nodes: {r['seconds']:8.2f} s  {r['state']}, "
+            f"{r['verified']} verified, {r['commands']} xCAT commands")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", type=int, default=128, help="compute nodes (half have sn1 first)")
-    ap.add_argument("--latency", type=float, default=0.01)
-    ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--sizes", type=sizes, default=sizes("100,1000"),
+                    help="nodes on the failed SN, run with both strategies (default 100,1000)")
+    ap.add_argument("--fast-only", type=sizes, default=sizes("5000,10000"),
+                    help="nodes on the failed SN, run with 'fast' only (default 5000,10000)")
+    ap.add_argument("--latency", type=float, default=0.05, help="seconds per simulated round trip (default 0.05)")
+    ap.add_argument("--os", choices=("AIX", "Linux"), default="AIX")
+    ap.add_argument("--timeout", type=float, default=7200.0, help="seconds one takeover may take")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (its path is printed)")
     args = ap.parse_args(argv)
-    seq, s_state, s_moved = one("snmove", args.nodes, args.latency, args.parallel)
-    par, p_state, p_moved = one("parallel", args.nodes, args.latency, args.parallel)
-    print(f"nodes on the failed SN: {args.nodes // 2}, latency per round trip: {args.latency}s")
-    print(f"snmove   (one run):         {seq:7.2f} s  {s_state}, {s_moved} verified")
-    print(f"parallel ({args.parallel} runs at once): {par:7.2f} s  {p_state}, {p_moved} verified")
-    print(f"ratio parallel / snmove: {par / seq:.3f}")
+    top = Path(tempfile.mkdtemp(prefix="snt-bench-"))
+    print(f"{args.os} nodes, latency per round trip {args.latency}s, {os.cpu_count()} CPU(s); "
+          f"time = event acked -> incident closed", flush=True)
+    try:
+        for n in args.sizes:
+            plain = one(top, "snmove", n, args)
+            print(line(plain), flush=True)
+            fast = one(top, "fast", n, args)
+            print(line(fast), flush=True)
+            diff = differences(end_state(plain["cluster"]), end_state(fast["cluster"]))
+            same = "identical end state" if not diff else f"END STATE DIFFERS in {len(diff)} place(s): {diff[:3]}"
+            print(f"        {n:>6} nodes: snmove / fast = {plain['seconds'] / fast['seconds']:.1f}x, {same}",
+                  flush=True)
+            for r in (plain, fast):
+                remove(r["cluster"])
+        prev = None
+        for n in args.fast_only:
+            r = one(top, "fast", n, args)
+            grow = f", x{r['seconds'] / prev['seconds']:.2f} for x{n / prev['n']:.1f} nodes" if prev else ""
+            print(line(r) + f"  ({1000 * r['seconds'] / n:.1f} ms per node{grow})", flush=True)
+            remove(r["cluster"])
+            prev = r
+    finally:
+        stop_all = getattr(xcatsim, "stop_all", None)
+        if stop_all is not None:
+            stop_all()
+        if args.keep:
+            print(f"kept {top}")
+        else:
+            shutil.rmtree(top, ignore_errors=True)
     return 0
 
 

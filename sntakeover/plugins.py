@@ -33,6 +33,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "sntakeover.builtin.fence",
     "sntakeover.builtin.snmove",
     "sntakeover.builtin.parallel",
+    "sntakeover.builtin.fast",
     "sntakeover.builtin.verify",
     "sntakeover.builtin.verify_node",
     "sntakeover.builtin.verify_reach",

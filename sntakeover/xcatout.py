@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from typing import Iterable
 
@@ -79,20 +80,35 @@ NODE_FAILURE_PATTERNS = (
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*?"
 
 
-def attribute_errors(stdout: str, stderr: str, nodes: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+def attribute_errors(stdout: str, stderr: str, nodes: Iterable[str], *,
+                     node_lines: bool = False) -> tuple[dict[str, str], list[str]]:
     """Split error text into per-node failures and the rest.
 
     Only messages that say a node *failed* are charged to it (see
     :data:`NODE_FAILURE_PATTERNS`); ``cn1: <output>`` lines that xCAT relays
     inside an error block because another node failed are not. Node names can
     be prefixes of each other: ``cn1`` is never charged for ``cn10``.
+
+    ``node_lines``: the text is the output of ``xdsh`` itself, which prints each
+    node's own stderr as ``node: text`` (xcat.md §3.6); such a line is that
+    node's failure, whatever it says.
     """
     wanted = set(nodes)
     per_node: dict[str, list[str]] = {}
     general: list[str] = []
     lines = error_lines(stderr)
     plain = ("Could not determine", "not responding", "Command failed", "Could not run", "Invalid nodes")
-    for line in stdout.splitlines() + [ln for ln in stderr.splitlines() if not ln.startswith("Error: ")]:
+    rest = [ln for ln in stderr.splitlines() if not ln.startswith("Error: ")]
+    if node_lines:
+        unclaimed = []
+        for line in rest:
+            node, sep, _ = line.partition(": ")
+            if sep and node in wanted:
+                per_node.setdefault(node, []).append(line)
+            else:
+                unclaimed.append(line)
+        rest = unclaimed
+    for line in stdout.splitlines() + rest:
         if any(p in line for p in plain):
             lines.append(line)
     patterns = [re.compile(p.replace("NODE", _NAME)) for p in NODE_FAILURE_PATTERNS]
@@ -108,4 +124,36 @@ def attribute_errors(stdout: str, stderr: str, nodes: Iterable[str]) -> tuple[di
             general.append(line)
         for n in sorted(hit):
             per_node.setdefault(n, []).append(line)
-    return {n: " | ".join(v) for n, v in per_node.items()}, general
+    return {n: " | ".join(dict.fromkeys(v)) for n, v in per_node.items()}, general
+
+
+def parse_nodels(text: str) -> dict[str, dict[str, str]]:
+    """Parse ``nodels <nr> table.col ...`` with two or more columns (xcat.md §3.4):
+    ``cn1: noderes.servicenode: sn1,sn2`` -> {"cn1": {"noderes.servicenode": "sn1,sn2"}}."""
+    out: dict[str, dict[str, str]] = {}
+    for node, rests in parse_node_lines(text).items():
+        for rest in rests:
+            col, sep, value = rest.partition(": ")
+            if not sep and col.endswith(":"):
+                col, value = col[:-1], ""
+            if "." in col:
+                out.setdefault(node, {})[col] = value
+    return out
+
+
+def parse_tabdump(text: str) -> list[dict[str, str]]:
+    """Parse ``tabdump <table>``: a ``#col1,col2,...`` header, then one CSV line per row,
+    values in double quotes (``""`` inside), empty values unquoted.
+
+    :raises ValueError: the text does not start with the ``#`` header.
+    """
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines or not lines[0].startswith("#"):
+        raise ValueError(f"not tabdump output: {text[:120]!r}")
+    cols = lines[0][1:].split(",")
+    return [dict(zip(cols, row + [""] * (len(cols) - len(row)))) for row in csv.reader(lines[1:])]
+
+
+def row_enabled(row: dict[str, str]) -> bool:
+    """xCAT skips table rows whose ``disable`` column is set (anything but empty, 0 or no)."""
+    return row.get("disable", "").strip().lower() in ("", "0", "no")

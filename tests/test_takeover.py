@@ -7,6 +7,9 @@ import time
 
 from support import event
 
+# tests of what the 'snmove' strategy itself runs and prints (the default is 'fast')
+SNMOVE = '[takeover]\nstrategy = "snmove"\n'
+
 
 def snmove_nodes(sim) -> list[str]:
     """Every node named in a top-level snmove call (the noderange argument)."""
@@ -21,7 +24,7 @@ def test_sn_down_moves_every_node_once_and_verifies(sim, daemon):
     mine = s.nodes_first("sn1")
     before = {n: s.attr(n, "nfsserver") for n in mine}
     s.fail("sn1")
-    d = daemon(s)
+    d = daemon(s, extra=SNMOVE)
     assert d.send(event("sn1", state_type="hard"))["ok"]
     inc = d.wait_closed("sn1")
     assert inc["state"] == "done", d.summary(inc["id"])["timeline"]
@@ -91,7 +94,7 @@ def test_node_down_at_takeover_time_ends_partial_with_the_error_text(sim, daemon
     victim = mine[1]
     s.fail("sn1")
     s.node_down(victim)
-    d = daemon(s)
+    d = daemon(s, extra=SNMOVE)
     d.send(event("sn1"))
     inc = d.wait_closed("sn1")
     assert inc["state"] == "partial"
@@ -127,7 +130,7 @@ def test_killed_during_snmove_waits_for_it_and_never_moves_a_node_twice(sim, dae
     s = sim()
     mine = s.nodes_first("sn1")
     s.fail("sn1")
-    d = daemon(s)
+    d = daemon(s, extra=SNMOVE)
     s.x.set_latency(s.dir, 0.05)  # snmove takes a few seconds (4 round trips per node)
     d.send(event("sn1", id="crash-during-move"))
     d.wait_state("sn1", {"moving"})
