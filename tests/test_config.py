@@ -133,7 +133,7 @@ def test_hook_sntakeover_required_commands_check_config_names_every_missing_comm
     assert main(["check-config", "--config", str(cfg)]) == 1
     monkeypatch.undo()
     err = capsys.readouterr().err
-    for cmd, plugin in (("snmove", "sntakeover.builtin.snmove"), ("rpower", "sntakeover.builtin.fence"),
+    for cmd, plugin in (("snmove", "sntakeover.builtin.fast"), ("rpower", "sntakeover.builtin.fence"),
                         ("lsdef", "sntakeover.builtin.plan"), ("xdsh", "sntakeover.builtin.probe_xdsh")):
         assert f"{cmd}: not found on xcat.path + PATH (needed by" in err and plugin in err, (cmd, err)
     # the simulator's directory on xcat.path holds them all

@@ -224,7 +224,8 @@ def test_without_the_tables_fast_moves_with_plain_snmove(tmp_path):
     move(plain, "snmove")
     _, res, notes = move(fast, "fast")
     assert any("tabdump" in n and "plain snmove instead" in n for n in notes), notes
-    assert [c[0] for c in res.commands] == ["snmove"] and "-i" not in res.commands[0]
+    # (the planner could not read the statelite table either, so every node got a call of its own)
+    assert {c[0] for c in res.commands} == {"snmove"} and not any("-i" in c for c in res.commands)
     assert not diff(snapshot(plain), snapshot(fast))
 
 

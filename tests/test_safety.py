@@ -167,7 +167,7 @@ def test_quorum_is_absolute_one_probe_never_confirms(sim, run, tmp_path):
     bindir = shadow_bin(tmp_path / "bin", s, missing=("xdsh", "rpower"))
     r = run(s, path=bindir, blocked=("sntakeover.builtin.probe_xcatd",),
             config={"confirm": {"timeout": 0.5, "monitor_votes": False}, "backup": {"check": False},
-                    "verify": {"node_check": False}})
+                    "verify": {"node_check": False}, "takeover": {"strategy": "snmove"}})
     r.send(event("sn1"))
     inc = r.state("sn1", ("awaiting-approval",))
     assert "could not tell" in inc["reason"] and "sntakeover approve" in inc["reason"], inc["reason"]
