@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .builtin.plan import natural_key as _natural
+from .noderange import natural_sorted
 from .model import Incident
 
 #: JSON Schema properties every built-in notifier accepts
@@ -57,7 +57,7 @@ def wanted(opts: dict[str, Any], transition: dict[str, Any]) -> bool:
 
 def names(nodes: Sequence[str], limit: int = MAX_NAMES) -> str:
     """``cn1, cn2, ... and 380 more`` (natural order), or ``none``."""
-    ordered = sorted(nodes, key=_natural)
+    ordered = natural_sorted(nodes)
     if not ordered:
         return "none"
     shown = ", ".join(ordered[:limit])
@@ -100,10 +100,10 @@ def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
         "from": frm,
         "reason": reason,
         "time": transition.get("time"),
-        "moved": {"count": len(p.moved), "nodes": sorted(p.moved, key=_natural)},
-        "failed": {"count": len(p.failed), "nodes": sorted(p.failed, key=_natural)},
-        "pending": {"count": len(p.pending), "nodes": sorted(p.pending, key=_natural)},
-        "skipped": {"count": len(p.skipped), "nodes": sorted(p.skipped, key=_natural)},
+        "moved": {"count": len(p.moved), "nodes": natural_sorted(p.moved)},
+        "failed": {"count": len(p.failed), "nodes": natural_sorted(p.failed)},
+        "pending": {"count": len(p.pending), "nodes": natural_sorted(p.pending)},
+        "skipped": {"count": len(p.skipped), "nodes": natural_sorted(p.skipped)},
         "waiting_for": waiting,
         "show": show_command(incident),
         "subject": subject,

@@ -15,6 +15,7 @@ from typing import Any
 
 from sntakeover.client import NoDaemon, request, wait_for_daemon
 from sntakeover.clock import now
+from sntakeover.poll import PollTimeout, wait_until
 from sntakeover.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,37 +127,40 @@ command_timeout = 120.0
             s.close()
 
     def wait_closed(self, sn: str, timeout: float = 60.0, after: int = 0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def closed():
             inc = self.incident_for(sn)
-            if inc and inc["id"] > after and inc["closed"]:
-                return inc
-            time.sleep(0.05)
-        raise AssertionError(f"no closed incident for {sn} within {timeout}s: {self.incident_for(sn)}\n"
-                             + self.logfile.read_text()[-4000:])
+            return inc if inc and inc["id"] > after and inc["closed"] else None
+
+        try:
+            return wait_until(closed, timeout=timeout, what=f"a closed incident for {sn}")
+        except PollTimeout:
+            raise AssertionError(f"no closed incident for {sn} within {timeout}s: {self.incident_for(sn)}\n"
+                                 + self.logfile.read_text()[-4000:]) from None
 
     def wait_state(self, sn: str, states: set[str], timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def reached():
             inc = self.incident_for(sn)
-            if inc and inc["state"] in states:
-                return inc
-            time.sleep(0.02)
-        raise AssertionError(f"incident for {sn} never reached {states}: {self.incident_for(sn)}")
+            return inc if inc and inc["state"] in states else None
+
+        try:
+            return wait_until(reached, timeout=timeout, interval=0.02, what=f"{sn} in {states}")
+        except PollTimeout:
+            raise AssertionError(f"incident for {sn} never reached {states}: {self.incident_for(sn)}") from None
 
     def wait_outcome(self, event_id: str, timeout: float = 60.0) -> str:
         """Wait until the engine has applied the event; return its outcome."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def applied():
             s = self.store()
             try:
                 rows = s.query("SELECT processed, outcome FROM events WHERE id = ?", (event_id,))
             finally:
                 s.close()
-            if rows and rows[0]["processed"]:
-                return rows[0]["outcome"]
-            time.sleep(0.05)
-        raise AssertionError(f"event {event_id} not applied within {timeout}s")
+            return rows[0]["outcome"] if rows and rows[0]["processed"] else None
+
+        try:
+            return wait_until(applied, timeout=timeout, what=f"event {event_id} applied")
+        except PollTimeout:
+            raise AssertionError(f"event {event_id} not applied within {timeout}s") from None
 
     def summary(self, iid: int) -> dict[str, Any]:
         from sntakeover.records import summary
@@ -248,8 +252,7 @@ class EngineRun:
         """Run due incidents until ``pred()`` is true (returns its value)."""
         from sntakeover.clock import now as _now
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def step():
             self.engine.apply_pending()
             value = pred()
             if value:
@@ -257,12 +260,14 @@ class EngineRun:
             for row in self.store.query("SELECT id FROM incidents WHERE closed IS NULL AND (wake_at IS NULL OR "
                                         "wake_at <= ?)", (_now(),)):
                 self.engine.drive(row["id"])
-            value = pred()
-            if value:
-                return value
-            time.sleep(0.02)
-        raise AssertionError(f"condition not reached within {timeout}s; incidents: "
-                             f"{[dict(r) for r in self.store.query('SELECT id, state, reason FROM incidents')]}")
+            return pred()
+
+        try:
+            return wait_until(step, timeout=timeout, interval=0.02, what="the condition")
+        except PollTimeout:
+            raise AssertionError(f"condition not reached within {timeout}s; incidents: "
+                                 f"{[dict(r) for r in self.store.query('SELECT id, state, reason FROM incidents')]}"
+                                 ) from None
 
     def state(self, sn: str = "sn1", states: tuple[str, ...] = ()) -> dict[str, Any]:
         """Run until the SN's latest incident is in one of ``states`` (or closed, when none given)."""
