@@ -294,8 +294,10 @@ def check_options(config: Config, schemas: dict[str, tuple[str, dict[str, Any]]]
             cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
             err = best_match(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(table))
             if err is not None:
+                from .validation import error_message
+
                 where = ".".join([path, *(str(p) for p in err.absolute_path)])
-                raise ConfigError(f"{config.source}: {where}: {err.message} (options of {owner})")
+                raise ConfigError(f"{config.source}: {where}: {error_message(err)} (options of {owner})")
     return warnings
 
 

@@ -76,7 +76,7 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
         iid, state = _follow(top / "state" / "sntakeover.db", failed)
         store = Store(top / "state" / "sntakeover.db", readonly=True)
         try:
-            from .cli import render_incident
+            from .render import render_incident
 
             _say("")
             _say(render_incident(summary(store, iid)))
