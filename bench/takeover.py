@@ -32,7 +32,7 @@ def one(strategy: str, nodes: int, latency: float, parallel: int) -> tuple[float
         cluster = xcatsim.init_cluster(top / "c", nodes=nodes, sns=("sn1", "sn2"), latency=latency)
         xcatsim.fail_sn(cluster, "sn1")
         cfg = top / "config.toml"
-        cfg.write_text(f'[daemon]\nstate_dir = "{top}/s"\nruntime_dir = "{top}/r"\nlog_level = "warning"\n'
+        cfg.write_text(f'[daemon]\nstate_dir = "{top}/s"\nruntime_dir = "{top}/r"\nlog_level = "warning"\n[metrics]\nlisten = ""\n'
                        f'[xcat]\npath = ["{xcatsim.bin_dir(cluster)}"]\n[confirm]\ninterval = 0.1\n'
                        f'[verify]\ninterval = 0.1\n[takeover]\nstrategy = "{strategy}"\nparallel = {parallel}\n')
         ep = f"ipc://{top}/r/intake.sock"

@@ -115,6 +115,9 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "report": (False, "Also run updatenode <nodes> -P <report_script> and check the server each node reports."),
         "report_script": ("sntakeover-report", "The postscript for verify.report (hooks/xcat/sntakeover-report)."),
     },
+    "metrics": {
+        "listen": ("127.0.0.1:9464", "HOST:PORT where Prometheus scrapes /metrics (port 0: any free port, logged); empty = no metrics endpoint. Reloaded: no, needs a restart."),
+    },
     "adapters": {},
     "plugins": {},
 }
@@ -234,6 +237,9 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
     if data["daemon"]["workers"] < 1:
         raise ConfigError(f"{source}: daemon.workers must be at least 1")
     _validate_remote(data, source)
+    listen = data["metrics"]["listen"]
+    if listen and not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen):
+        raise ConfigError(f"{source}: metrics.listen must be HOST:PORT (127.0.0.1:9464, [::1]:9464) or empty, got {listen!r}")
     if data["fence"]["policy"] not in ("require", "best-effort", "off"):
         raise ConfigError(f"{source}: fence.policy must be 'require', 'best-effort' or 'off'")
     if not data["fence"]["method"]:

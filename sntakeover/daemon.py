@@ -3,8 +3,9 @@
 The intake loop in the main thread owns the ROUTER socket (one owner per
 socket), polls with a timeout so it notices a stop request, and replies only
 after :class:`~sntakeover.intake.Intake` has committed the event. The engine
-runs in its own threads. SIGTERM/SIGINT stop gracefully; a second one stops at
-once (incidents resume on the next start).
+runs in its own threads. Signals, systemd notifications and reloading are
+:mod:`sntakeover.service`'s; counters that survive restarts :mod:`sntakeover.tally`'s;
+``/metrics`` :mod:`sntakeover.metrics`'s.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import fcntl
 import json
 import logging
 import os
-import signal
 import stat
 import threading
 import time
@@ -26,10 +26,11 @@ from . import __version__
 from .config import Config, check_options
 from .engine import Engine
 from .errors import AlreadyRunning, SntakeoverError
-from .intake import Intake
 from .plugins import Hooks, get_plugin_manager, plugin_names
 from .runner import Runner, make_runner
+from .service import STOP_GRACE, Service
 from .store import Store
+from .tally import CountingIntake, Tally, status_counters
 from .validation import load_validators
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,14 @@ class Daemon:
             log.warning("%s", warning)
         self.runner = runner or make_runner(config)
         self._stop = threading.Event()
-        self._signals = 0
         self.started = time.time()
         self.locks: list[Lock] = []
         self.store: Store | None = None
         self.engine: Engine | None = None
+        self.tally: Tally | None = None
+        self.metrics: Any = None
+        self.metrics_error = ""
+        self.service = Service(self)
 
     def status(self) -> dict[str, Any]:
         assert self.store is not None and self.engine is not None
@@ -107,16 +111,44 @@ class Daemon:
             "working_on": self.engine.busy(),
             "plugins": plugin_names(self.pm),
             "plugin_failures": dict(getattr(self.pm, "failures", {})),
+            "recent": self._recent(),
+            "counters": status_counters(self.store, self.tally) if self.tally else {},
+            "metrics": (f"http://{self.metrics.address}/metrics" if self.metrics else self.metrics_error or "off"),
             **self.store.counts(),
         }
 
+    def _recent(self) -> list[dict[str, Any]]:
+        """Incidents closed in the last week (``sntakeover status --since`` picks from these)."""
+        from .clock import after
+        from .records import incident_line, recently_closed
+
+        assert self.store is not None
+        return [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"], "closed": r["closed"],
+                 "summary": incident_line(self.store, r)} for r in recently_closed(self.store, after(-7 * 86400))[:100]]
+
     def request_stop(self, signum: int | None = None, frame: Any = None) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            log.warning("second signal: stopping now; unfinished incidents resume on the next start")
-            os._exit(1)
-        log.info("stopping (signal %s)", signum)
+        """Stop taking requests; :meth:`serve` then stops the engine and closes the store."""
         self._stop.set()
+
+    def apply_config(self, config: Config) -> None:
+        """Use a reloaded configuration from now on (see :mod:`sntakeover.service`)."""
+        self.config = config
+        if self.engine is not None:
+            self.engine.config = config
+            self.engine.gates.config = config
+
+    def _start_metrics(self) -> None:
+        listen = self.config.get("metrics", "listen")
+        if not listen:
+            return
+        from .metrics import MetricsServer
+
+        try:
+            self.metrics = MetricsServer(listen, Store(self.config.store_path, readonly=True), self.tally)
+            log.info("metrics on http://%s/metrics", self.metrics.address)
+        except OSError as exc:  # the takeover daemon runs on without its metrics
+            self.metrics_error = f"not serving: cannot listen on {listen}: {exc}"
+            log.error("metrics %s", self.metrics_error)
 
     def _acquire(self) -> None:
         state_dir = self.config.state_dir
@@ -134,24 +166,37 @@ class Daemon:
         self._acquire()
         try:
             self.store = Store(self.config.store_path)
+            self.tally = Tally(self.store)
+            self.hooks.observe = self.tally.observe_hook
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)
-            intake = Intake(
+            self.engine.heartbeat = self.service.heartbeat
+            intake = CountingIntake(
                 self.config, self.store, self.validators, self.hooks, on_stored=self.engine.wake, status=self.status,
                 control=self.engine.control,
             )
+            intake.tally = self.tally
             if install_signals:
-                signal.signal(signal.SIGTERM, self.request_stop)
-                signal.signal(signal.SIGINT, self.request_stop)
+                self.service.install_signals()
             pending = len(self.store.unfinished())
+            self.tally.start()
+            self._start_metrics()
             self.engine.start()
             log.info("sntakeover %s listening on %s (store %s, %d unfinished incident(s) to resume)",
                      __version__, self.config.endpoint, self.config.store_path, pending)
             self._intake_loop(intake)
-            self.engine.stop(timeout=10.0)
+            self.service.notify.stopping("stopping")
+            self.engine.stop(timeout=STOP_GRACE)
             log.info("stopped")
             return 0
         finally:
             self.runner.close()
+            if self.metrics is not None:
+                self.metrics.close()
+            if self.tally is not None:
+                try:
+                    self.tally.stop()
+                except Exception:  # noqa: BLE001 - closing the store matters more than the last counts
+                    log.exception("cannot write the last counts")
             if self.store is not None:
                 self.store.close()
             for lock in self.locks:
@@ -173,6 +218,7 @@ class Daemon:
             raise SntakeoverError(f"cannot bind {self.config.endpoint}: {exc}") from exc
         finally:
             os.umask(old_umask)
+        self.service.bound()
         try:
             while not self._stop.is_set():
                 if not sock.poll(POLL_MS, zmq.POLLIN):

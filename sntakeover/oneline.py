@@ -41,7 +41,7 @@ def summary_line(state: str, *, verified: Iterable[str] = (), failed: Iterable[s
     elif ended:
         parts.append("nothing to move" if state == "done" else f"nothing moved ({state})")
     else:
-        since = f" for {_span(opened, closed)}" if opened and _span(opened, closed) else ""
+        since = f" (open {_span(opened, closed)})" if opened and _span(opened, closed) else ""
         parts.append(f"{state}{since}")
     if left:
         parts.append(f"{len(left)} not moved: {shorten(left, limit)}")

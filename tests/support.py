@@ -78,7 +78,8 @@ class DaemonProc:
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
         self.config = tmp_path / "config.toml"
         path = f'path = ["{sim.bin}"]' if sim else ""
-        defaults = {"[confirm]": "rounds = 2\ninterval = 0.2\n", "[verify]": "interval = 0.2\n"}
+        defaults = {"[confirm]": "rounds = 2\ninterval = 0.2\n", "[verify]": "interval = 0.2\n",
+                    "[metrics]": 'listen = ""\n'}
         tail = "".join(f"{sec}\n{body}" for sec, body in defaults.items() if sec not in extra)
         self.config.write_text(f"""
 [daemon]
