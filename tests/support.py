@@ -94,11 +94,11 @@ command_timeout = 120.0
         self.proc: subprocess.Popen | None = None
         self.logfile = tmp_path / "daemon.log"
 
-    def start(self, wait: bool = True) -> DaemonProc:
+    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> DaemonProc:
         self.log = open(self.logfile, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sntakeover", "serve", "--config", str(self.config)],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **(env or {})},
         )
         if wait:
             try:
