@@ -148,5 +148,5 @@ def test_a_bad_name_is_explained_not_quoted_as_a_regex(history):
         assert expect in str(exc.value) and "(?!" not in str(exc.value) and "^" not in str(exc.value)
     r = cli(history, "watch", "sn1;reboot")
     assert r.returncode == 2 and "neither an incident number nor a service node name" in r.stderr
-    r = cli(history, "plan", "-x")
+    r = cli(history, "plan", "sn1;reboot")
     assert "not an xCAT node name (letters, digits" in r.stderr
