@@ -116,7 +116,7 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "report_script": ("sntakeover-report", "The postscript for verify.report (hooks/xcat/sntakeover-report)."),
     },
     "metrics": {
-        "listen": ("127.0.0.1:9464", "HOST:PORT where Prometheus scrapes /metrics (port 0: any free port, logged); empty = no metrics endpoint. Reloaded: no, needs a restart."),
+        "listen": ("127.0.0.1:9464", "HOST:PORT where Prometheus scrapes /metrics (port 0: any free port, logged); empty = no metrics endpoint."),
     },
     "adapters": {},
     "plugins": {},
