@@ -23,6 +23,7 @@ sys.path.insert(0, str(REPO))
 
 from sntakeover import xcatsim  # noqa: E402
 from sntakeover.client import request, wait_for_daemon  # noqa: E402
+from sntakeover.poll import wait_until  # noqa: E402
 from sntakeover.store import Store  # noqa: E402
 
 
@@ -43,14 +44,18 @@ def one(strategy: str, nodes: int, latency: float, parallel: int) -> tuple[float
                   "source": {"tool": "bench"}, "time": "2026-03-04T10:15:42Z"}
             request({"v": 1, "op": "event", "event": ev}, endpoint=ep, timeout=5, retries=1)
             t0 = time.perf_counter()
-            while True:
+
+            def ended():
                 st = Store(top / "s" / "sntakeover.db", readonly=True)
-                rows = st.query("SELECT state, closed FROM incidents")
-                moved = st.query("SELECT COUNT(*) FROM nodes WHERE status = 'verified'")[0][0]
-                st.close()
-                if rows and rows[0]["closed"]:
-                    return time.perf_counter() - t0, rows[0]["state"], moved
-                time.sleep(0.05)
+                try:
+                    rows = st.query("SELECT state, closed FROM incidents")
+                    moved = st.query("SELECT COUNT(*) FROM nodes WHERE status = 'verified'")[0][0]
+                finally:
+                    st.close()
+                return (rows[0]["state"], moved) if rows and rows[0]["closed"] else None
+
+            state, moved = wait_until(ended, timeout=None)
+            return time.perf_counter() - t0, state, moved
         finally:
             proc.terminate()
             proc.wait(30)

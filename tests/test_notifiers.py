@@ -19,6 +19,7 @@ from sntakeover.context import Context
 from sntakeover.model import Incident, NodeProgress, State
 from sntakeover.notifytext import message
 from sntakeover.plugins import Hooks, get_plugin_manager
+from sntakeover.poll import wait_until
 from sntakeover.runner import LocalRunner
 from support import processes_with
 
@@ -244,12 +245,11 @@ address = "127.0.0.1:{udp_sink.getsockname()[1]}"
         failed = [t["reason"] for t in tl if t["to_state"] is None and t["reason"].startswith("notifier ")]
         return changes, failed
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    def all_noted():
         changes, failed = notes()
-        if len(failed) == 2 * changes:
-            break
-        time.sleep(0.05)
+        return (changes, failed) if len(failed) == 2 * changes else None
+
+    changes, failed = wait_until(all_noted, timeout=30, what="every failed notification noted")
     assert failed.count("notifier sntakeover.builtin.notify_exec failed (see the daemon log)") == changes
     assert failed.count("notifier sntakeover.builtin.notify_webhook failed (see the daemon log)") == changes
     assert not processes_with(mark)  # every hanging run was killed at its timeout
