@@ -110,7 +110,7 @@ def panel(s: dict[str, Any]):
     end_style = "bold green" if s["state"] == "done" else "bold red" if s["terminal"] else "bold yellow"
     table = Table.grid(padding=(0, 2))
     for p in s["phases"]:
-        took = span(p["seconds"]) if p["seconds"] is not None else ""
+        took = "" if p["seconds"] is None else f"{p['seconds']:.1f} s" if p["seconds"] < 10 else span(p["seconds"])
         table.add_row(Text(p["name"]), Text(p["status"], style=STYLE.get(p["status"], "")), Text(took),
                       Text(p["detail"]))
     n = s["nodes"]

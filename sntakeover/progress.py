@@ -97,8 +97,9 @@ def snapshot(store: Store, iid: int, *, rounds_needed: int | None = None, lines:
         "wait": row["waiting"] or "",
         "fence": row["fenced"] or "",
         "move": (f"{count['moved']} of {count['total']} moved, {count['move_failed']} failed, {count['waiting']} waiting"
-                 + (f"; snmove running for {len(running_calls)} node(s)" if running_calls else "")),
-        "verify": f"{count['verified']} of {count['total']} verified, {count['failed']} failed",
+                 + (f"; snmove running for {len(running_calls)} node(s)" if running_calls else ""))
+        if count["total"] else "",
+        "verify": f"{count['verified']} of {count['total']} verified, {count['failed']} failed" if count["total"] else "",
     }
     later = {p for p in PHASES if PHASES.index(p) < max((PHASES.index(x) for x in entered), default=-1)}
     phases = []
@@ -111,8 +112,10 @@ def snapshot(store: Store, iid: int, *, rounds_needed: int | None = None, lines:
             st = "skipped"
         else:
             st = "to come"
-        if p == "wait" and st == "skipped":
+        if p == "wait" and st == "skipped" and "plan" in entered:
             detail["wait"] = "no gate held it"
+        if p == "fence" and st == "skipped" and "move" in entered:
+            detail["fence"] = "not fenced (fence.policy)"
         phases.append({"name": p, "status": st, "seconds": spent.get(p), "detail": detail[p]})
     recent = [dict(t) for t in timeline[-lines:]]
     return {

@@ -105,6 +105,9 @@ def test_ready_watchdog_status_and_stopping_on_a_real_notify_socket(sim, daemon,
     inc = d.wait_closed("sn1")
     assert inc["state"] == "done"
     listener.wait_for(lambda m: m.get("STATUS") == "no open incident" and m is not ready)
+    # each transition is logged once (by the log notifier), with the incident's summary
+    lines = [x for x in d.logfile.read_text().splitlines() if "confirming -> confirmed" in x or "-> done" in x]
+    assert len(lines) == 2 and "sntakeover.incident" in lines[1] and " moved to sn2 in " in lines[1], lines
     # the daemon's children (here the exec notifier) never see systemd's variables
     env = wait_until(lambda: envfile.exists() and envfile.read_text(), timeout=30, what="the notifier's env")
     assert "SNTAKEOVER_STATE=done" in env
