@@ -45,6 +45,13 @@ def resolve(store: Store, target: str | None) -> tuple[list[int], Callable[[], l
     return [], next_one
 
 
+def node_counts(n: dict[str, int]) -> str:
+    """``312 of 400 moved, 0 verified, 0 failed, 88 waiting`` (and how many snmove is moving now)."""
+    moving = f", {n['moving']} being moved" if n["moving"] else ""
+    return (f"{n['moved']} of {n['total']} moved, {n['verified']} verified, {n['failed'] + n['move_failed']} failed, "
+            f"{n['waiting']} waiting{moving}")
+
+
 class PlainLines:
     """One line per change: new timeline entries and changed node counts."""
 
@@ -65,8 +72,7 @@ class PlainLines:
                 self._say(f"  {t['time'][11:23]}  {arrow:<26} {t['reason']}")
                 self.seen[iid] = t["seq"]
             n = s["nodes"]
-            counts = (f"  nodes: {n['moved']} of {n['total']} moved, {n['verified']} verified, "
-                      f"{n['failed'] + n['move_failed']} failed, {n['waiting']} waiting") if n["total"] else ""
+            counts = f"  nodes: {node_counts(n)}" if n["total"] else ""
             if counts and counts != self.counts.get(iid):
                 self.counts[iid] = counts
                 self._say(counts)
@@ -115,8 +121,7 @@ def panel(s: dict[str, Any]):
                       Text(p["detail"]))
     n = s["nodes"]
     body = [table, Text(""),
-            Text(f"nodes: {n['moved']} of {n['total']} moved, {n['verified']} verified, "
-                 f"{n['failed'] + n['move_failed']} failed, {n['waiting']} waiting, {n['skipped']} left out"),
+            Text(f"nodes: {node_counts(n)}, {n['skipped']} left out"),
             Text(f"summary: {s['summary']}"), Text(s["why"], style="italic"), Text("")]
     for t in s["timeline"]:
         arrow = f"{t['from_state'] or '-'} -> {t['to_state']}" if t["to_state"] else "note"
