@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -96,6 +97,10 @@ def test_metrics_during_and_after_a_takeover_and_across_a_restart(sim, daemon):
     status = d.request({"v": 1, "op": "status"})["status"]
     assert status["counters"]["events_duplicate"] == 1 and status["counters"]["requests_rejected"] == 1
     assert [r["id"] for r in status["recent"]] == [inc["id"]]
+    text = subprocess.run([sys.executable, "-m", "sntakeover", "status", "--config", str(d.config)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO).stdout
+    assert re.search(rf"^  incident {inc['id']}: sn1 done at \S+: {len(mine)} moved to sn2 in \d+ s$", text, re.M), text
+    assert "events_duplicate=1" in text and "requests_rejected=1" in text
 
 
 def test_a_busy_metrics_port_does_not_stop_the_daemon(sim, daemon, tmp_path):
