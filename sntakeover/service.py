@@ -23,14 +23,29 @@ import logging
 import signal
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .config import FREEFORM, Config, check_options, load
 from .errors import SntakeoverError
 from .sdnotify import SdNotify
 
 if TYPE_CHECKING:
-    from .daemon import Daemon
+    from .engine import Engine
+    from .plugins import Hooks
+    from .store import Store
+
+
+class Served(Protocol):
+    """What the service needs of the daemon it serves (:class:`sntakeover.daemon.Daemon`)."""
+
+    config: Config
+    hooks: Hooks
+    store: Store | None
+    engine: Engine | None
+
+    def apply_config(self, config: Config) -> None: ...
+
+    def request_stop(self) -> None: ...
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +64,7 @@ STATUS_EVERY = 2.0
 
 
 class Service:
-    def __init__(self, daemon: Daemon, notify: SdNotify | None = None) -> None:
+    def __init__(self, daemon: Served, notify: SdNotify | None = None) -> None:
         self.daemon = daemon
         self.notify = notify or SdNotify()
         self.signals = 0
