@@ -11,8 +11,7 @@ SSH), never an exception. Two runners implement :class:`Runner`:
   argv on a remote MN over one reused paramiko transport, quoted with
   :func:`shlex.join`; see that module.
 
-:func:`make_runner` builds the one the configuration asks for. What a command
-and a result are is :mod:`sntakeover.command` (both runners build on it).
+:func:`make_runner` builds the one the configuration asks for.
 """
 
 from __future__ import annotations
@@ -22,11 +21,49 @@ import os
 import selectors
 import subprocess
 import time
-from typing import Callable, Sequence
-
-from .command import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT, CommandResult, Runner, check_argv  # noqa: F401 (re-exported)
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_OUTPUT_CAP = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    duration: float = 0.0
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and not self.timed_out
+
+    def describe(self) -> str:
+        what = "timed out" if self.timed_out else f"rc={self.rc}"
+        return f"{' '.join(self.argv[:1])} {what} after {self.duration:.1f}s"
+
+
+class Runner(Protocol):
+    """Anything that can run an argv on the MN."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: str | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> CommandResult:
+        """Run ``argv``; ``on_start(pid)`` is called once the process exists (0 if remote)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 def make_runner(config) -> "Runner":
@@ -43,6 +80,17 @@ def make_runner(config) -> "Runner":
             channel_timeout=s["channel_timeout"], keepalive=s["keepalive"], max_sessions=s["max_sessions"],
         )
     return LocalRunner(timeout=x["command_timeout"], output_cap=x["output_cap"], path_prefix=x["path"])
+
+
+def check_argv(argv: Sequence[str]) -> tuple[str, ...]:
+    """Refuse anything that is not a non-empty sequence of NUL-free strings."""
+    if isinstance(argv, (str, bytes)) or not argv:
+        raise TypeError("argv must be a non-empty list of strings, not a shell string")
+    out = tuple(argv)
+    for a in out:
+        if not isinstance(a, str) or "\0" in a:
+            raise ValueError(f"invalid argument {a!r}")
+    return out
 
 
 class LocalRunner:

@@ -40,7 +40,7 @@ from typing import Callable, Sequence
 import paramiko
 
 from .errors import SntakeoverError
-from .command import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT, CommandResult, check_argv
+from .runner import DEFAULT_OUTPUT_CAP, DEFAULT_TIMEOUT, CommandResult, check_argv
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ from .clock import age, after, now, span
 from .confirm import load_rounds, monitor_votes, streak, tally
 from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
 from .model import Incident, Plan, State
-from .poll import PollTimeout, wait_until
 from .verdicts import combine
 from .xcatdb import live_servicenodes
 
@@ -315,13 +314,14 @@ class Steps:
         """After a restart: wait until commands the previous daemon started have exited."""
         for row in self.store.unfinished_commands(iid):
             pid, prog = row["pid"], json.loads(row["argv"])[0]
-            if pid and _alive(pid, prog):
-                self.store.note(iid, f"waiting for {prog} (pid {pid}) from before the restart")
-                try:
-                    wait_until(lambda: not _alive(pid, prog), timeout=None, interval=1.0, stop=self._stop,
-                               what=f"{prog} (pid {pid}) to exit")
-                except PollTimeout:
-                    raise Superseded("daemon stopping") from None
+            if pid:
+                waited = False
+                while _alive(pid, prog):
+                    if not waited:
+                        self.store.note(iid, f"waiting for {prog} (pid {pid}) from before the restart")
+                        waited = True
+                    if self._stop.wait(1.0):
+                        raise Superseded("daemon stopping")
             self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
 
     def step_verifying(self: Engine, inc: Incident) -> None:
