@@ -20,7 +20,6 @@ from .clicommon import endpoint, load_config
 from .exitcodes import FAILED as EXIT_FAIL
 from .exitcodes import NO_DAEMON as EXIT_NODAEMON
 from .exitcodes import OK as EXIT_OK
-from .exitcodes import REFUSED as EXIT_REFUSED
 from .exitcodes import USAGE as EXIT_USAGE
 
 
@@ -48,8 +47,8 @@ def _send_control(args: argparse.Namespace, name: str, **fields: Any) -> int:
         print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
         return BAD_REPLY
     if not reply.get("ok"):
-        print(f"sntakeover {args.command}: refused by the daemon: {reply.get('error')}", file=sys.stderr)
-        return EXIT_REFUSED
+        print(f"sntakeover {args.command}: {reply.get('error')}", file=sys.stderr)
+        return EXIT_FAIL
     print(reply.get("message", "done"))
     return EXIT_OK
 

@@ -4,12 +4,13 @@
 ===  ==========================================================================
  0   success (a duplicate event is a success; a followed takeover ended ``done``)
  1   failed: a followed takeover ended otherwise (partial, failed, cancelled,
-     suppressed), no such incident, a bad configuration, no store
+     suppressed), no such incident, a control verb the daemon would not apply,
+     a bad configuration, no store
  2   usage: bad arguments
  3   no daemon answered (after ``--retries`` attempts of ``--timeout`` seconds):
      the event was NOT delivered
- 4   refused by the daemon: an invalid event (the message names the JSON path),
-     a control verb it would not apply
+ 4   rejected by the daemon as invalid: an event or a tool's payload (the
+     message names the JSON path and says what is wrong)
  5   the daemon's reply was not understood
 141  standard output was closed early (``sntakeover show 7 | head``): no traceback
 ===  ==========================================================================

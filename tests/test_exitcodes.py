@@ -58,8 +58,9 @@ def test_send_hook_and_control_verbs_share_the_exit_codes(daemon, tmp_path):
     assert bad_send.returncode == bad_hook.returncode == exitcodes.REFUSED == 4
     for r in (bad_send, bad_hook):
         assert "'sn1;reboot' is not a valid xCAT" in r.stderr and "(?!" not in r.stderr
+    # a control verb the daemon will not apply has failed (1), it was not invalid
     approve = run("approve", "999", *ep)
-    assert approve.returncode == exitcodes.REFUSED and "refused by the daemon" in approve.stderr
+    assert approve.returncode == exitcodes.FAILED == 1 and "no incident 999" in approve.stderr
 
     # usage
     assert run("send", *ep, "-s", "sn1").returncode == run("hook", "nagios", *ep).returncode == exitcodes.USAGE == 2
