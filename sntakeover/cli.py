@@ -1,7 +1,9 @@
-"""The ``sntakeover`` command.
+"""The ``sntakeover`` command: the parser, and the commands that start or drive things
+(``serve``, ``send``, ``check-config``, ``plugins``, ``demo``, ``sim``).
 
-Exit codes: 0 success; 1 refused or failed (an invalid event, a bad
-configuration, an incident not found); 2 usage error; 3 no daemon answered.
+The commands that read the record live in :mod:`cli_records`, the control
+verbs in :mod:`cli_control`, the monitoring hooks in :mod:`hookcli`; exit
+codes are the one table in :mod:`exitcodes`.
 """
 
 from __future__ import annotations
@@ -9,40 +11,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from . import __version__
+from . import __version__, clicommon, exitcodes
+from .clicommon import common, endpoint, load_config, setup_logging
 from .errors import SntakeoverError
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NODAEMON = 0, 1, 2, 3
 KINDS = ("sn.down", "sn.up", "node.unreachable", "takeover.request", "takeover.cancel")
-
-
-def setup_logging(level: str = "info") -> None:
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if not os.environ.get("JOURNAL_STREAM"):
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr, force=True)
-
-
-def _config(args: argparse.Namespace):
-    from .config import load
-
-    return load(getattr(args, "config", None))
-
-
-def _endpoint(args: argparse.Namespace) -> str:
-    if getattr(args, "endpoint", None):
-        return args.endpoint
-    if os.environ.get("SNTAKEOVER_ENDPOINT"):
-        return os.environ["SNTAKEOVER_ENDPOINT"]
-    return _config(args).endpoint
 
 
 # -- serve -------------------------------------------------------------------------
@@ -51,7 +31,7 @@ def _endpoint(args: argparse.Namespace) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     from .daemon import Daemon
 
-    cfg = _config(args)
+    cfg = load_config(args)
     setup_logging(args.log_level or cfg.get("daemon", "log_level"))
     return Daemon(cfg).serve()
 
@@ -92,122 +72,26 @@ def build_event(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from .client import NoDaemon, send_event
+    from .client import BadReply, NoDaemon, send_event
 
     try:
         ev = build_event(args)
     except SntakeoverError as exc:
         print(f"sntakeover send: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exitcodes.USAGE
     try:
-        reply = send_event(ev, endpoint=_endpoint(args), timeout=args.timeout, retries=args.retries)
+        reply = send_event(ev, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries)
     except NoDaemon as exc:
+        print(f"sntakeover send: {exc}; the event was NOT delivered", file=sys.stderr)
+        return exitcodes.NO_DAEMON
+    except BadReply as exc:
         print(f"sntakeover send: {exc}", file=sys.stderr)
-        return EXIT_NODAEMON
+        return exitcodes.BAD_REPLY
     print(json.dumps(reply))
     if not reply.get("ok"):
-        print(f"sntakeover send: rejected: {reply.get('error')}", file=sys.stderr)
-        return EXIT_FAIL
-    return EXIT_OK
-
-
-# -- status / incidents / show ------------------------------------------------------
-
-
-def _store(args: argparse.Namespace):
-    from .store import Store
-
-    cfg = _config(args)
-    if not cfg.store_path.exists():
-        raise SntakeoverError(f"no store at {cfg.store_path}")
-    return Store(cfg.store_path, readonly=True)
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from .client import NoDaemon, request
-
-    try:
-        reply = request({"v": 1, "op": "status"}, endpoint=_endpoint(args), timeout=args.timeout, retries=1)
-    except NoDaemon as exc:
-        print(f"sntakeover status: {exc}", file=sys.stderr)
-        return EXIT_NODAEMON
-    if args.json:
-        print(json.dumps(reply, indent=2))
-        return EXIT_OK
-    st = reply.get("status", {})
-    print(f"sntakeover {st.get('version')} pid {st.get('pid')} up {st.get('uptime')}s on {st.get('endpoint')}")
-    print(f"store {st.get('store')}: {st.get('events')} event(s), {st.get('events_pending')} pending")
-    if st.get("paused"):
-        p = st["paused"]
-        print(f"PAUSED by {p['by']} since {p['since']}{': ' + p['reason'] if p.get('reason') else ''} -- nothing "
-              "moves until `sntakeover resume`")
-    if st.get("breaker"):
-        b = st["breaker"]
-        print(f"CIRCUIT BREAKER TRIPPED at {b['since']}: {b['reason']} -- `sntakeover breaker reset` when safe")
-    for m in st.get("maintenance", []):
-        print(f"maintenance: {m['servicenode']} until {m['until']} (by {m['by']}{': ' + m['reason'] if m['reason'] else ''})")
-    for inc in st.get("open_incidents", []):
-        print(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']}: {inc.get('why', '')}")
-    if not st.get("open_incidents"):
-        print("  no open incident")
-    for name, why in sorted(st.get("plugin_failures", {}).items()):
-        print(f"  plugin {name} not loaded: {why}")
-    c = reply.get("counters", {})
-    print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items())))
-    return EXIT_OK
-
-
-def cmd_incidents(args: argparse.Namespace) -> int:
-    store = _store(args)
-    rows = store.incidents(args.limit)
-    if args.json:
-        print(json.dumps([dict(r) for r in rows], indent=2))
-        return EXIT_OK
-    if not rows:
-        print("no incident")
-    for r in rows:
-        n = store.query("SELECT status, COUNT(*) AS c FROM nodes WHERE incident_id = ? GROUP BY status", (r["id"],))
-        counts = ", ".join(f"{x['c']} {x['status']}" for x in n) or "no nodes"
-        print(f"{r['id']:>5}  {r['servicenode']:<12} {r['state']:<11} {r['opened']}  {counts}  {r['reason'][:80]}")
-    return EXIT_OK
-
-
-def render_incident(s: dict[str, Any]) -> str:
-    out = [f"incident {s['id']}  service node {s['servicenode']}  state {s['state']}",
-           f"opened {s['opened']}  closed {s['closed'] or '-'}",
-           f"why: {s.get('why', s['reason'])}"]
-    if s.get("sources"):
-        out.append("events: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["sources"].items())))
-    for a in s.get("approvals", []):
-        out.append(f"approved ({a['gate']}) by {a['by']} at {a['time']}{': ' + a['comment'] if a.get('comment') else ''}")
-    out += ["", "timeline:"]
-    for t in s["timeline"]:
-        arrow = f"{t['from_state'] or '-'} -> {t['to_state']}" if t["to_state"] else "note"
-        out.append(f"  {t['time']}  {arrow:<24} {t['reason']}")
-    if s["commands"]:
-        out += ["", "xCAT commands:"]
-        for c in s["commands"]:
-            argv = [a if len(a) < 60 or "," not in a else f"<{a.count(',') + 1} nodes>" for a in json.loads(c["argv"])]
-            shown = " ".join(argv)
-            out.append(f"  {c['started']}  rc={c['rc']}{' TIMEOUT' if c['timed_out'] else ''}  {shown}")
-    if s["nodes"]:
-        out += ["", "nodes:"]
-        for n in s["nodes"]:
-            out.append(f"  {n['node']:<14} {n['source']} -> {n['backup'] or '-':<10} {n['status']:<10} {n['detail']}")
-    return "\n".join(out)
-
-
-def cmd_show(args: argparse.Namespace) -> int:
-    from .records import summary
-
-    store = _store(args)
-    try:
-        s = summary(store, args.id)
-    except KeyError:
-        print(f"sntakeover show: no incident {args.id}", file=sys.stderr)
-        return EXIT_FAIL
-    print(json.dumps(s, indent=2) if args.json else render_incident(s))
-    return EXIT_OK
+        print(f"sntakeover send: rejected by the daemon: {reply.get('error')}", file=sys.stderr)
+        return exitcodes.REFUSED
+    return exitcodes.OK
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -215,7 +99,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from .plugins import Hooks, get_plugin_manager, plugin_names
     from .validation import load_validators
 
-    cfg = _config(args)
+    cfg = load_config(args)
     validators = load_validators()
     pm = get_plugin_manager(load_entrypoints=cfg.get("daemon", "load_entrypoints"),
                             blocked=cfg.get("daemon", "plugins_blocked"))
@@ -230,13 +114,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for line in missing:
         print(f"sntakeover check-config: {line}", file=sys.stderr)
     if missing:
-        return EXIT_FAIL
+        return exitcodes.FAILED
     print(f"configuration {cfg.source}: OK")
     print(f"  endpoint {cfg.endpoint}")
     print(f"  store    {cfg.store_path}")
     print(f"  schemas  {', '.join(sorted(validators.names()))}")
     print(f"  plugins  {', '.join(plugin_names(pm))}")
-    return EXIT_OK
+    return exitcodes.OK
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -265,13 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sntakeover {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(sp: argparse.ArgumentParser, endpoint: bool = False) -> None:
-        sp.add_argument("--config", "-c", help="configuration file (default: $SNTAKEOVER_CONFIG or /etc/sntakeover/config.toml)")
-        if endpoint:
-            sp.add_argument("--endpoint", help="daemon endpoint (default: from the configuration, or $SNTAKEOVER_ENDPOINT)")
-            sp.add_argument("--timeout", type=float, default=2.5, help="seconds to wait for a reply per attempt")
-            sp.add_argument("--retries", type=int, default=3, help="attempts before giving up")
-
     sp = sub.add_parser("serve", help="run the daemon in the foreground")
     common(sp)
     sp.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
@@ -293,23 +170,6 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--in-downtime", action="store_true")
     sp.add_argument("--detail")
     sp.set_defaults(func=cmd_send)
-
-    sp = sub.add_parser("status", help="ask the daemon how it is")
-    common(sp, endpoint=True)
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_status)
-
-    sp = sub.add_parser("incidents", help="list incidents from the store")
-    common(sp)
-    sp.add_argument("--json", action="store_true")
-    sp.add_argument("--limit", type=int, default=50)
-    sp.set_defaults(func=cmd_incidents)
-
-    sp = sub.add_parser("show", help="show one incident: timeline, commands, nodes")
-    common(sp)
-    sp.add_argument("id", type=int)
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_show)
 
     sp = sub.add_parser("check-config", help="validate the configuration, schemas and plugins without starting")
     common(sp)
@@ -338,26 +198,28 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("rest", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_sim)
 
-    from . import cli_control
+    from . import cli_control, cli_records, hookcli
 
+    cli_records.register(sub, common)
     cli_control.register(sub, common)
-    try:
-        from . import hookcli
-    except ImportError:
-        hookcli = None  # type: ignore[assignment]
-    if hookcli is not None and hasattr(hookcli, "register"):
-        hookcli.register(sub)
+    hookcli.register(sub)
+    from .retention import register as register_prune
+
+    register_prune(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    def run() -> int:
+        args = build_parser().parse_args(argv)  # --help, too, may meet a closed pipe
+        try:
+            return int(args.func(args) or 0)
+        except SntakeoverError as exc:
+            print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
+            return exitcodes.FAILED
+
     try:
-        return int(args.func(args) or 0)
-    except SntakeoverError as exc:
-        print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
-        return EXIT_FAIL
+        return clicommon.quiet_on_closed_pipe(run)
     except KeyboardInterrupt:
         return 130
 

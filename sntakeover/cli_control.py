@@ -16,7 +16,11 @@ import socket
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NODAEMON = 0, 1, 2, 3
+from .clicommon import endpoint, load_config
+from .exitcodes import FAILED as EXIT_FAIL
+from .exitcodes import NO_DAEMON as EXIT_NODAEMON
+from .exitcodes import OK as EXIT_OK
+from .exitcodes import USAGE as EXIT_USAGE
 
 
 def whoami() -> str:
@@ -28,17 +32,20 @@ def whoami() -> str:
 
 
 def _send_control(args: argparse.Namespace, name: str, **fields: Any) -> int:
-    from .cli import _endpoint
-    from .client import NoDaemon, request
+    from .client import BadReply, NoDaemon, request
+    from .exitcodes import BAD_REPLY
 
     req = {"v": 1, "op": "control", "action": name, "by": whoami(), **{k: v for k, v in fields.items() if v is not None}}
     if getattr(args, "comment", None):
         req["comment"] = args.comment
     try:
-        reply = request(req, endpoint=_endpoint(args), timeout=args.timeout, retries=args.retries)
+        reply = request(req, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries)
     except NoDaemon as exc:
         print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
         return EXIT_NODAEMON
+    except BadReply as exc:
+        print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
+        return BAD_REPLY
     if not reply.get("ok"):
         print(f"sntakeover {args.command}: {reply.get('error')}", file=sys.stderr)
         return EXIT_FAIL
@@ -65,7 +72,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_breaker(args: argparse.Namespace) -> int:
     if args.action == "reset":
         return _send_control(args, "breaker-reset")
-    from .cli import cmd_status
+    from .cli_records import cmd_status
 
     args.json = False
     return cmd_status(args)
@@ -85,7 +92,6 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """What a takeover of SN would do now, from the live tables; changes nothing."""
-    from .cli import _config
     from .confirm import tally
     from .context import Context
     from .runner import make_runner
@@ -95,9 +101,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from .xcatout import valid_name
 
     if not valid_name(args.servicenode):
-        print(f"sntakeover plan: {args.servicenode!r} is not an xCAT node name", file=sys.stderr)
+        print(f"sntakeover plan: {args.servicenode!r} is not an xCAT node name (letters, digits, '.', '_' and '-', "
+              "starting with a letter or digit, at most 63 characters)", file=sys.stderr)
         return EXIT_USAGE
-    cfg = _config(args)
+    cfg = load_config(args)
     hooks = Hooks(get_plugin_manager(load_entrypoints=cfg.get("daemon", "load_entrypoints"),
                                      blocked=cfg.get("daemon", "plugins_blocked")))
     notes: list[str] = []

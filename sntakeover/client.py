@@ -103,11 +103,16 @@ def wait_for_daemon(endpoint: str, timeout: float = 20.0, *, alive=lambda: True)
 
     :raises NoDaemon: no answer within ``timeout`` seconds, or the daemon is not alive.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and alive():
+    from .poll import PollTimeout, wait_until
+
+    def answers() -> bool:
         try:
             request({"v": 1, "op": "ping"}, endpoint=endpoint, timeout=0.3, retries=1)
-            return
+            return True
         except NoDaemon:
-            continue
-    raise NoDaemon(f"no sntakeover daemon answered on {endpoint} within {timeout:g}s")
+            return False
+
+    try:
+        wait_until(answers, timeout=timeout, interval=0.0, alive=alive, what=f"a daemon on {endpoint}")
+    except PollTimeout:
+        raise NoDaemon(f"no sntakeover daemon answered on {endpoint} within {timeout:g}s") from None

@@ -136,6 +136,9 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "events_days": (90, "Days to keep processed events that no incident references; 0 = keep for ever."),
         "prune_interval": (86400.0, "Seconds between the daemon's own prune runs; 0 = only 'sntakeover prune'."),
     },
+    "metrics": {
+        "listen": ("127.0.0.1:9464", "HOST:PORT where Prometheus scrapes /metrics (port 0: any free port, logged); empty = no metrics endpoint."),
+    },
     "adapters": {},
     "plugins": {},
 }
@@ -255,6 +258,9 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
     if data["daemon"]["workers"] < 1:
         raise ConfigError(f"{source}: daemon.workers must be at least 1")
     _validate_remote(data, source)
+    listen = data["metrics"]["listen"]
+    if listen and not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen):
+        raise ConfigError(f"{source}: metrics.listen must be HOST:PORT (127.0.0.1:9464, [::1]:9464) or empty, got {listen!r}")
     if data["fence"]["policy"] not in ("require", "best-effort", "off"):
         raise ConfigError(f"{source}: fence.policy must be 'require', 'best-effort' or 'off'")
     if not data["fence"]["method"]:
@@ -320,8 +326,10 @@ def check_options(config: Config, schemas: dict[str, tuple[str, dict[str, Any]]]
             cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
             err = best_match(cls(schema, format_checker=cls.FORMAT_CHECKER).iter_errors(table))
             if err is not None:
+                from .validation import error_message
+
                 where = ".".join([path, *(str(p) for p in err.absolute_path)])
-                raise ConfigError(f"{config.source}: {where}: {err.message} (options of {owner})")
+                raise ConfigError(f"{config.source}: {where}: {error_message(err)} (options of {owner})")
     return warnings
 
 

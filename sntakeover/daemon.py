@@ -3,8 +3,9 @@
 The intake loop (:mod:`sntakeover.intakeloop`) runs in the main thread and owns
 the ROUTER socket (one owner per socket); it replies only after the group
 commit. The engine, the notifier (:mod:`sntakeover.outbox`) and the intake each
-have their own store connection. SIGTERM/SIGINT stop gracefully; a second one
-stops at once (incidents resume on the next start).
+have their own store connection. Signals, systemd notifications and reloading
+are :mod:`sntakeover.service`'s; counters that survive restarts
+:mod:`sntakeover.tally`'s; ``/metrics`` :mod:`sntakeover.metrics`'s.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import signal
 import stat
 import sys
 import threading
@@ -24,14 +24,15 @@ from . import __version__
 from .config import Config, check_options
 from .engine import Engine
 from .errors import AlreadyRunning
-from .intake import Intake
 from .intakeloop import IntakeLoop
 from .outbox import Notifier
 from .plugins import Hooks, get_plugin_manager, plugin_names
 from .preflight import missing_commands
 from .retention import prune_config
 from .runner import Runner, make_runner
+from .service import STOP_GRACE, Service
 from .store import Store, tighten
+from .tally import CountingIntake, Tally, status_counters
 from .validation import load_validators
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,6 @@ class Daemon:
             log.warning("%s", missing)
         self.runner = runner or make_runner(config)
         self._stop = threading.Event()
-        self._signals = 0
         self.started = time.time()
         self.locks: list[Lock] = []
         self.store: Store | None = None
@@ -127,6 +127,10 @@ class Daemon:
         self.notifier: Notifier | None = None
         self.intake_loop: IntakeLoop | None = None
         self._pruner: threading.Thread | None = None
+        self.tally: Tally | None = None
+        self.metrics: Any = None
+        self.metrics_error = ""
+        self.service = Service(self)
 
     def status(self) -> dict[str, Any]:
         assert self.intake_store is not None and self.engine is not None
@@ -152,18 +156,47 @@ class Daemon:
             "working_on": self.engine.busy(),
             "plugins": plugin_names(self.pm),
             "plugin_failures": dict(getattr(self.pm, "failures", {})),
+            "recent": self._recent(st),
+            "counters": status_counters(st, self.tally) if self.tally else {},
+            "metrics": (f"http://{self.metrics.address}/metrics" if self.metrics else self.metrics_error or "off"),
             **st.counts(),
         }
 
+    def _recent(self, store: Store) -> list[dict[str, Any]]:
+        """Incidents closed in the last week (``sntakeover status --since`` picks from these)."""
+        from .clock import after
+        from .records import incident_line, recently_closed
+
+        return [{"id": r["id"], "servicenode": r["servicenode"], "state": r["state"], "closed": r["closed"],
+                 "summary": incident_line(store, r)} for r in recently_closed(store, after(-7 * 86400))[:100]]
+
     def request_stop(self, signum: int | None = None, frame: Any = None) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            log.warning("second signal: stopping now; unfinished incidents resume on the next start")
-            os._exit(1)
-        log.info("stopping (signal %s)", signum)
+        """Stop taking requests; :meth:`serve` then stops the engine and closes the store."""
         self._stop.set()
         if self.intake_loop is not None:
             self.intake_loop.request_stop()
+
+    def apply_config(self, config: Config) -> None:
+        """Use a reloaded configuration from now on (see :mod:`sntakeover.service`)."""
+        self.config = config
+        if self.engine is not None:
+            self.engine.config = config
+            self.engine.gates.config = config
+        if self.notifier is not None:
+            self.notifier.config = config
+
+    def _start_metrics(self) -> None:
+        listen = self.config.get("metrics", "listen")
+        if not listen:
+            return
+        from .metrics import MetricsServer
+
+        try:
+            self.metrics = MetricsServer(listen, Store(self.config.store_path, readonly=True), self.tally)
+            log.info("metrics on http://%s/metrics", self.metrics.address)
+        except OSError as exc:  # the takeover daemon runs on without its metrics
+            self.metrics_error = f"not serving: cannot listen on {listen}: {exc}"
+            log.error("metrics %s", self.metrics_error)
 
     def _acquire(self) -> None:
         state_dir = self.config.state_dir
@@ -189,18 +222,24 @@ class Daemon:
             self.intake_store = Store(path, checkpoint=False)  # the intake's
             notifier_store = Store(path, checkpoint=False)
             stores += [self.store, self.intake_store, notifier_store]
+            self.tally = Tally(self.intake_store)
+            self.hooks.observe = self.tally.observe_hook
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)
+            self.engine.heartbeat = self.service.heartbeat
             self.notifier = Notifier(self.config, notifier_store, self.hooks, self.runner)
-            intake = Intake(self.config, self.intake_store, self.validators, self.hooks,
-                            on_stored=Coalesce(self.engine.wake, APPLY_DELAY), status=self.status,
-                            control=self.engine.control)
+            intake = CountingIntake(self.config, self.intake_store, self.validators, self.hooks,
+                                    on_stored=Coalesce(self.engine.wake, APPLY_DELAY), status=self.status,
+                                    control=self.engine.control)
+            intake.tally = self.tally
             self.intake_loop = IntakeLoop(intake, self.config.endpoint,
                                           offload_bytes=self.config.get("intake", "offload_bytes"))
             self.intake_loop.bind()
+            self.service.bound()
             if install_signals:
-                signal.signal(signal.SIGTERM, self.request_stop)
-                signal.signal(signal.SIGINT, self.request_stop)
+                self.service.install_signals()
             pending = len(self.store.unfinished())
+            self.tally.start()
+            self._start_metrics()
             self.notifier.start()
             self.engine.start()
             self._start_pruner(notifier_store)
@@ -208,12 +247,20 @@ class Daemon:
                      __version__, self.config.endpoint, self.config.store_path, pending)
             if not self._stop.is_set():
                 self.intake_loop.run()
-            self.engine.stop(timeout=10.0)
+            self.service.notify.stopping("stopping")
+            self.engine.stop(timeout=STOP_GRACE)
             self.notifier.stop(timeout=5.0)
             log.info("stopped")
             return 0
         finally:
             self.runner.close()
+            if self.metrics is not None:
+                self.metrics.close()
+            if self.tally is not None:
+                try:
+                    self.tally.stop()
+                except Exception:  # noqa: BLE001 - closing the store matters more than the last counts
+                    log.exception("cannot write the last counts")
             for s in stores:
                 s.close()
             for lock in self.locks:

@@ -15,10 +15,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from .client import wait_for_daemon
+from .follow import follow
+from .poll import wait_until
 from .records import summary
 from .store import Store
 
@@ -53,6 +54,7 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
         cfg.write_text(
             f'[daemon]\nstate_dir = "{top}/state"\nruntime_dir = "{top}/run"\nlog_level = "info"\n'
             f'[xcat]\npath = ["{bindir}"]\n[confirm]\nrounds = 3\ninterval = 0.5\n[verify]\ninterval = 0.5\n'
+            '[metrics]\nlisten = ""\n'
         )
         endpoint = f"ipc://{top}/run/intake.sock"
         log = open(top / "daemon.log", "wb")
@@ -75,10 +77,13 @@ def run_demo(*, nodes: int = 64, sns: str = "sn1,sn2,sn3,sn4", latency: float = 
         if r.returncode != 0:
             _say(r.stderr)
             return 1
-        iid, state = _follow(top / "state" / "sntakeover.db", failed)
         store = Store(top / "state" / "sntakeover.db", readonly=True)
         try:
-            from .cli import render_incident
+            iid = _incident_of(store, f"nagios:sn.down:{failed}:4711")
+            _say(f"== following incident {iid} (sntakeover watch {iid}):")
+            follow(store, str(iid), timeout=WAIT, rounds_needed=3)
+            state = store.incident(iid)["state"]
+            from .render import render_incident
 
             _say("")
             _say(render_incident(summary(store, iid)))
@@ -114,23 +119,10 @@ def _xcatd(cluster: Path, sn: str) -> str:
     return f"{t['hosts'][sn]['ip']}:{t['site']['xcatdport']}"
 
 
-def _follow(db: Path, sn: str) -> tuple[int, str]:
-    """Print each state as the incident reaches it; return (id, final state)."""
-    deadline = time.monotonic() + WAIT
-    last = None
-    iid = 0
-    while time.monotonic() < deadline:
-        store = Store(db, readonly=True)
-        try:
-            rows = store.query("SELECT id, state, reason, closed FROM incidents WHERE servicenode = ? ORDER BY id DESC LIMIT 1", (sn,))
-        finally:
-            store.close()
-        if rows:
-            iid, state, reason, closed = rows[0]["id"], rows[0]["state"], rows[0]["reason"], rows[0]["closed"]
-            if state != last:
-                _say(f"   incident {iid}: {state:<10} {reason}")
-                last = state
-            if closed:
-                return iid, state
-        time.sleep(0.1)
-    return iid, last or "unknown"
+def _incident_of(store: Store, event_id: str) -> int:
+    """The incident the engine attached the event to, once it has applied it."""
+    def applied():
+        rows = store.query("SELECT incident_id FROM events WHERE id = ? AND processed = 1", (event_id,))
+        return rows[0][0] if rows and rows[0][0] else None
+
+    return int(wait_until(applied, timeout=WAIT, what=f"event {event_id} to be applied"))

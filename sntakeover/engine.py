@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from .clock import after, now
 from .config import Config
@@ -87,6 +86,9 @@ class Engine(Steps):
         # wait for an hour-long snmove; the child runs on and a restart waits for it
         self._slots = threading.BoundedSemaphore(config.get("daemon", "workers"))
         self._thread: threading.Thread | None = None
+        self._hurry = threading.Event()
+        #: called after every round of the engine loop (the service's watchdog ping)
+        self.heartbeat: Callable[[], None] = lambda: None
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -98,16 +100,24 @@ class Engine(Steps):
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop scheduling; give running steps ``timeout`` seconds to reach a checkpoint."""
+        """Stop scheduling; give running steps ``timeout`` seconds to reach a checkpoint
+        (less if :meth:`hurry` is called meanwhile)."""
+        from .poll import PollTimeout, wait_until
+
         self._stop.set()
         self._wake.set()
-        deadline = time.monotonic() + timeout
         if self._thread:
             self._thread.join(timeout)
-        while self.busy() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        try:
+            wait_until(lambda: not self.busy(), timeout=timeout, stop=self._hurry, what="running steps to finish")
+        except PollTimeout:
+            pass
         if self.busy():
             log.warning("stopping with incident(s) %s mid-step; they resume on the next start", self.busy())
+
+    def hurry(self) -> None:
+        """Stop waiting for running steps (a second stop signal): they resume on the next start."""
+        self._hurry.set()
 
     @property
     def stopping(self) -> bool:
@@ -124,6 +134,7 @@ class Engine(Steps):
                 self.schedule()
             except Exception:  # noqa: BLE001 - the loop must survive; next round retries
                 log.exception("engine loop error")
+            self.heartbeat()
             self._wake.wait(self._sleep_time())
             self._wake.clear()
 
@@ -320,7 +331,6 @@ class Engine(Steps):
             if row["closed"] is not None or (expect is not None and current != expect):
                 raise Superseded(f"is {current.value} now, not moving it to {to.value}")
             self.store.transition(iid, to, reason, db=db, waiting=waiting, wake_at=wake_at)
-        log.info("incident %d: %s -> %s: %s", iid, current.value, to.value, reason)
         self._notify(iid, current, to, reason)
 
     def _notify(self, iid: int, frm: State | None, to: State, reason: str, kind: str = "transition") -> None:

@@ -12,6 +12,8 @@ Lazy Pirate client. Exit codes:
   or some of its items (the others were stored; each rejected item is printed);
 * 5 -- the daemon's reply was not understood.
 
+These are the codes of every ``sntakeover`` command (:mod:`sntakeover.exitcodes`).
+
 ``hook monit`` is special: monit never waits for the program it execs, so the
 hook gives up after a short, bounded time and reports that on stderr and in
 syslog (monit throws the hook's output away).
@@ -30,11 +32,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import exitcodes
 from .client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadReply, NoDaemon, send_raw
 
 DEFAULT_ENDPOINT = "ipc:///run/sntakeover/intake.sock"
 MAX_STDIN = 1024 * 1024
-EXIT_OK, EXIT_USAGE, EXIT_NODAEMON, EXIT_REJECTED, EXIT_BADREPLY = 0, 2, 3, 4, 5
+EXIT_OK, EXIT_USAGE, EXIT_NODAEMON, EXIT_REJECTED, EXIT_BADREPLY = (exitcodes.OK, exitcodes.USAGE, exitcodes.NO_DAEMON,
+                                                                    exitcodes.REFUSED, exitcodes.BAD_REPLY)
 #: monit: at most this many seconds in total before giving up
 MONIT_TIMEOUT, MONIT_RETRIES = 1.5, 2
 
@@ -446,12 +450,20 @@ def _register_webhook(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_run_webhook, retries=2)
 
 
+
+def connection_options() -> argparse.ArgumentParser:
+    """The daemon-connection options (``--endpoint``, ``--timeout``, ``--retries``) as a parent parser."""
+    return _common()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point: ``python -m sntakeover.hookcli hook nagios ...``."""
     parser = argparse.ArgumentParser(prog="sntakeover")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    from .clicommon import quiet_on_closed_pipe
+
+    return quiet_on_closed_pipe(lambda: int(args.func(args)))
 
 
 if __name__ == "__main__":

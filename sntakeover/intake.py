@@ -36,7 +36,7 @@ from .model import Event
 from .plugins import Hooks
 from .clock import now
 from .store import Store
-from .validation import Validators
+from .validation import Validators, error_message
 
 log = logging.getLogger(__name__)
 
@@ -320,10 +320,10 @@ class Intake:
                 envelope.append(err)
         if envelope or not bad:
             err = best_match(envelope or errors)
-            raise EventRejected(err.json_path, err.message)
+            raise EventRejected(err.json_path, error_message(err))
         for i in sorted(bad):
             err = best_match(bad[i])
-            rejected.append(EventRejected(err.json_path, err.message))
+            rejected.append(EventRejected(err.json_path, error_message(err)))
         keep = [i for i in range(len(payload[key])) if i not in bad]
         return {**payload, key: [payload[key][i] for i in keep]}, keep
 

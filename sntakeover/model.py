@@ -103,14 +103,23 @@ class NodeProgress:
     pending: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
 
+    #: backup SN -> how many of the ``moved`` nodes it serves now
+    moved_to: tuple[tuple[str, int], ...] = ()
+
     @classmethod
-    def from_statuses(cls, statuses: dict[str, str]) -> NodeProgress:
-        """From node -> status of the store's ``nodes`` rows."""
+    def from_statuses(cls, statuses: dict[str, str], backups: dict[str, str] | None = None) -> NodeProgress:
+        """From node -> status of the store's ``nodes`` rows (and node -> backup SN)."""
         def pick(*wanted: str) -> tuple[str, ...]:
             return tuple(n for n, s in statuses.items() if s in wanted)
 
-        return cls(pick("verified"), pick("failed"),
-                   pick("planned", "waiting", "ready", "moving", "moved", "node-error"), pick("skipped"))
+        moved = pick("verified")
+        counts: dict[str, int] = {}
+        for n in moved:
+            b = (backups or {}).get(n)
+            if b:
+                counts[b] = counts.get(b, 0) + 1
+        return cls(moved, pick("failed"), pick("planned", "waiting", "ready", "moving", "moved", "node-error"),
+                   pick("skipped"), tuple(sorted(counts.items())))
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,7 @@ class Incident:
     requested: bool = False  # opened by takeover.request (skips confirmation)
     committed: bool = False  # fencing or moving has begun: the takeover completes, sn.up only noted
     progress: NodeProgress = field(default_factory=NodeProgress)
+    committed_at: str | None = None  # when fencing or moving began
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .builtin.plan import natural_key as _natural
-from .model import Incident
+from .noderange import natural_sorted, shorten
+from .oneline import summary_line
+from .model import Incident, State
 
 #: JSON Schema properties every built-in notifier accepts
 COMMON_SCHEMA: dict[str, Any] = {
-    "states": {"type": "array", "items": {"type": "string", "pattern": "^[a-z_]+$"},
+    "states": {"type": "array", "items": {"enum": [s.value for s in State]},
                "description": "notify only on changes to these states; absent = every change"},
     "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600,
                 "description": "seconds this notifier may take per message"},
 }
 
-MAX_NAMES = 20
+MAX_CHARS = 200
 
 _WAITING = {
     "detected": "the daemon to start on it",
@@ -55,13 +56,19 @@ def wanted(opts: dict[str, Any], transition: dict[str, Any]) -> bool:
     return not states or transition["to"] in states
 
 
-def names(nodes: Sequence[str], limit: int = MAX_NAMES) -> str:
-    """``cn1, cn2, ... and 380 more`` (natural order), or ``none``."""
-    ordered = sorted(nodes, key=_natural)
-    if not ordered:
-        return "none"
-    shown = ", ".join(ordered[:limit])
-    return shown + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
+def names(nodes: Sequence[str], limit: int = MAX_CHARS) -> str:
+    """The nodes as an xCAT noderange (``cn1-cn32,cn34``), cut with ``... (N more)`` past ``limit``
+    characters; ``none`` for no node."""
+    return shorten(nodes, limit)
+
+
+def summary(incident: Incident, transition: dict[str, Any]) -> str:
+    """The incident's one-line summary as of this transition (``400 moved to sn2 in 41 s, 3 failed: cn17``)."""
+    p = incident.progress
+    ended = transition["to"] in ("done", "partial", "failed", "cancelled", "suppressed")
+    return summary_line(transition["to"], verified=p.moved, failed=p.failed, skipped=p.skipped, pending=p.pending,
+                        moved_to=dict(p.moved_to), opened=incident.opened, committed=incident.committed_at,
+                        closed=transition.get("time") if ended else None)
 
 
 def waiting_for(incident: Incident, state: str) -> str:
@@ -82,7 +89,9 @@ def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
     waiting = waiting_for(incident, to)
     counts = f"{len(p.moved)} moved, {len(p.failed)} failed"
     subject = f"sntakeover: {sn} {to} ({counts}) - incident {incident.id}"
+    line1 = summary(incident, transition)
     text = [f"Service node {sn}: incident {incident.id} is {to}" + (f" (was {frm})" if frm else "") + ".",
+            f"Summary: {line1}",
             f"Why: {reason}" if reason else "",
             f"Nodes moved: {len(p.moved)} ({names(p.moved)})",
             f"Nodes failed: {len(p.failed)} ({names(p.failed)})",
@@ -90,7 +99,7 @@ def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
             f"Nodes left out: {len(p.skipped)} ({names(p.skipped)})" if p.skipped else "",
             f"Waiting for: {waiting}",
             f"Details: {show_command(incident)}"]
-    line = (f"incident {incident.id} {sn} {frm or '-'} -> {to}: {counts}; waiting for: {waiting}; "
+    line = (f"incident {incident.id} {sn} {frm or '-'} -> {to}: {line1}; waiting for: {waiting}; "
             f"run: {show_command(incident)}" + (f"; {reason[:200]}" if reason else ""))
     return {
         "version": 1,
@@ -100,11 +109,12 @@ def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
         "from": frm,
         "reason": reason,
         "time": transition.get("time"),
-        "moved": {"count": len(p.moved), "nodes": sorted(p.moved, key=_natural)},
-        "failed": {"count": len(p.failed), "nodes": sorted(p.failed, key=_natural)},
-        "pending": {"count": len(p.pending), "nodes": sorted(p.pending, key=_natural)},
-        "skipped": {"count": len(p.skipped), "nodes": sorted(p.skipped, key=_natural)},
+        "moved": {"count": len(p.moved), "nodes": natural_sorted(p.moved)},
+        "failed": {"count": len(p.failed), "nodes": natural_sorted(p.failed)},
+        "pending": {"count": len(p.pending), "nodes": natural_sorted(p.pending)},
+        "skipped": {"count": len(p.skipped), "nodes": natural_sorted(p.skipped)},
         "waiting_for": waiting,
+        "summary": line1,
         "show": show_command(incident),
         "subject": subject,
         "line": line,

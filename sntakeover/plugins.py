@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pluggy
 
@@ -109,6 +109,8 @@ class Hooks:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
+        #: told about every probe result and notifier failure (the daemon counts them: metrics)
+        self.observe: Callable[..., None] = lambda kind, **labels: None
 
     # decision hooks: the first plugin that answers decides; Skip asks the next one;
     # Retry and Abort (and bugs) propagate to the engine, which applies errors.py
@@ -218,6 +220,8 @@ class Hooks:
                     log.error("probe plugin %s returned %r, not a ProbeResult", impl.plugin_name, one)
                     one = ProbeResult(impl.plugin_name, None, "cannot tell: the probe returned something unusable")
                 results.append(one)
+        for one in results:
+            self.observe("probe", probe=one.probe, down=one.down, servicenode=servicenode)
         return results
 
     # notification hooks: every plugin, each isolated. The notifier thread
@@ -226,8 +230,11 @@ class Hooks:
         self, incident: Incident, transition: dict[str, Any], ctx: Context, *,
         plugin: str | None = None, errors: dict[str, BaseException] | None = None,
     ) -> list[str]:
-        return self._isolated(self.pm.hook.sntakeover_notify, plugin, errors,
-                              incident=incident, transition=transition, ctx=ctx)
+        failed = self._isolated(self.pm.hook.sntakeover_notify, plugin, errors,
+                                incident=incident, transition=transition, ctx=ctx)
+        for name in failed:
+            self.observe("notifier_failure", notifier=name)
+        return failed
 
     def event_recorded(
         self, event: Event, incident_id: int | None, *,

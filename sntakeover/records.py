@@ -7,6 +7,8 @@ from typing import Any
 
 from .clock import age, span
 from .model import State
+from .noderange import natural_key
+from .oneline import summary_line
 from .store import Store
 
 
@@ -16,6 +18,7 @@ def summary(store: Store, iid: int) -> dict[str, Any]:
     if row is None:
         raise KeyError(iid)
     evidence = json.loads(row["evidence"] or "{}")
+    nodes = sorted((dict(r) for r in store.node_rows(iid)), key=lambda r: (natural_key(r["node"]), r["node"]))
     return {
         "id": row["id"],
         "servicenode": row["servicenode"],
@@ -24,6 +27,7 @@ def summary(store: Store, iid: int) -> dict[str, Any]:
         "closed": row["closed"],
         "reason": row["reason"],
         "why": explain(row),
+        "summary": line_of(row, nodes),
         "waiting": row["waiting"],
         "wake_at": row["wake_at"],
         "committed": row["committed"],
@@ -31,8 +35,8 @@ def summary(store: Store, iid: int) -> dict[str, Any]:
         "approvals": json.loads(row["approvals"] or "[]"),
         "sources": evidence.get("sources", {}),
         "timeline": [dict(r) for r in store.timeline(iid)],
-        "nodes": [dict(r) for r in store.node_rows(iid)],
-        "verdicts": [dict(r) for r in store.verdicts_of(iid)],
+        "nodes": nodes,
+        "verdicts": sorted((dict(r) for r in store.verdicts_of(iid)), key=lambda r: (natural_key(r["node"]), r["verifier"])),
         "events": [dict(r) for r in store.events_of(iid)],
         "commands": [
             {k: r[k] for k in ("seq", "started", "argv", "rc", "timed_out", "duration")} for r in store.commands_of(iid)
@@ -59,3 +63,46 @@ def explain(row) -> str:
     }.get(state, state.value)
     committed = " (committed: it completes)" if row["committed"] else ""
     return f"{doing}{committed}: {row['reason']}"
+
+
+def line_of(row, nodes: list[dict[str, Any]]) -> str:
+    """The one-line summary of an incident row and its node rows (see :mod:`sntakeover.oneline`)."""
+    by: dict[str, list[str]] = {}
+    moved_to: dict[str, int] = {}
+    for n in nodes:
+        by.setdefault(n["status"], []).append(n["node"])
+        if n["status"] == "verified" and n["backup"]:
+            moved_to[n["backup"]] = moved_to.get(n["backup"], 0) + 1
+    pending = [n["node"] for n in nodes if n["status"] not in ("verified", "failed", "skipped")]
+    return summary_line(row["state"], verified=by.get("verified", ()), failed=by.get("failed", ()),
+                        skipped=by.get("skipped", ()), pending=pending, moved_to=moved_to, opened=row["opened"],
+                        committed=row["committed"], closed=row["closed"])
+
+
+def incident_line(store: Store, row) -> str:
+    return line_of(row, [dict(r) for r in store.node_rows(row["id"])])
+
+
+def find_incidents(store: Store, *, limit: int = 50, since: str | None = None, state: str | None = None,
+                   servicenode: str | None = None) -> tuple[list[Any], int]:
+    """The newest incidents matching the filters, and how many more match beyond ``limit``."""
+    where, args = [], []
+    if since:
+        where.append("opened >= ?")
+        args.append(since)
+    if state:
+        where.append("state = ?")
+        args.append(state)
+    if servicenode:
+        where.append("servicenode = ?")
+        args.append(servicenode)
+    cond = (" WHERE " + " AND ".join(where)) if where else ""
+    total = store.query(f"SELECT COUNT(*) FROM incidents{cond}", tuple(args))[0][0]
+    rows = store.query(f"SELECT * FROM incidents{cond} ORDER BY id DESC LIMIT ?", (*args, max(0, limit)))
+    return rows, max(0, total - len(rows))
+
+
+def recently_closed(store: Store, since: str) -> list[Any]:
+    """Incidents closed at or after ``since``, newest first."""
+    return store.query("SELECT * FROM incidents WHERE closed IS NOT NULL AND closed >= ? ORDER BY closed DESC, id DESC",
+                       (since,))

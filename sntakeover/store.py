@@ -496,6 +496,7 @@ class Store:
         return rows[0] if rows else None
 
     def incident_view(self, row: sqlite3.Row) -> Incident:
+        rows = self.node_rows(row["id"])
         return Incident(
             id=row["id"],
             servicenode=row["servicenode"],
@@ -505,7 +506,8 @@ class Store:
             nodes=tuple(json.loads(row["nodes"])),
             requested=bool(row["requested"]),
             committed=bool(row["committed"]),
-            progress=NodeProgress.from_statuses({r["node"]: r["status"] for r in self.node_rows(row["id"])}),
+            progress=NodeProgress.from_statuses({r["node"]: r["status"] for r in rows}, {r["node"]: r["backup"] for r in rows}),
+            committed_at=row["committed"],
         )
 
     def last_closed(self, db: sqlite3.Connection, servicenode: str) -> sqlite3.Row | None:

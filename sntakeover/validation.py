@@ -95,6 +95,17 @@ def _fast_validator(schema: dict[str, Any], formats: dict[str, Callable[[Any], b
         return None
 
 
+def error_message(err: jsonschema.ValidationError) -> str:
+    """The error in words. A value that does not match a ``pattern`` is described by the
+    schema's ``x-expected`` (or its ``description``), never by the regular expression."""
+    if err.validator == "pattern":
+        schema = err.schema if isinstance(err.schema, dict) else {}
+        expected = schema.get("x-expected") or schema.get("description")
+        shown = repr(err.instance) if len(repr(err.instance)) <= 80 else repr(err.instance)[:77] + "..."
+        return f"{shown} is not {expected}" if expected else f"{shown} is not in the form expected here"
+    return err.message
+
+
 @dataclass(frozen=True)
 class Validators:
     """Compiled validators keyed by short name (``event.v1``, ``alertmanager.v4``...)."""
@@ -112,7 +123,7 @@ class Validators:
             return
         err = self.explain(name, instance)
         if err is not None:
-            raise EventRejected(err.json_path, err.message)
+            raise EventRejected(err.json_path, error_message(err))
         log.warning("schema %s: the fast check refused what jsonschema accepts; accepted", name)
 
     def explain(self, name: str, instance: Any) -> jsonschema.ValidationError | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sntakeover.client import NoDaemon, request, wait_for_daemon
 from sntakeover.clock import now
+from sntakeover.poll import PollTimeout, wait_until
 from sntakeover.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +86,8 @@ class DaemonProc:
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
         self.config = tmp_path / "config.toml"
         path = f'path = ["{sim.bin}"]' if sim else ""
-        defaults = {"[confirm]": "rounds = 2\ninterval = 0.2\n", "[verify]": "interval = 0.2\n"}
+        defaults = {"[confirm]": "rounds = 2\ninterval = 0.2\n", "[verify]": "interval = 0.2\n",
+                    "[metrics]": 'listen = ""\n'}
         tail = "".join(f"{sec}\n{body}" for sec, body in defaults.items() if sec not in extra)
         self.config.write_text(f"""
 [daemon]
@@ -100,11 +102,11 @@ command_timeout = 120.0
         self.proc: subprocess.Popen | None = None
         self.logfile = tmp_path / "daemon.log"
 
-    def start(self, wait: bool = True) -> DaemonProc:
+    def start(self, wait: bool = True, env: dict[str, str] | None = None) -> DaemonProc:
         self.log = open(self.logfile, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sntakeover", "serve", "--config", str(self.config)],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO,
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **(env or {})},
         )
         if wait:
             try:
@@ -134,37 +136,40 @@ command_timeout = 120.0
             s.close()
 
     def wait_closed(self, sn: str, timeout: float = 60.0, after: int = 0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def closed():
             inc = self.incident_for(sn)
-            if inc and inc["id"] > after and inc["closed"]:
-                return inc
-            time.sleep(0.05)
-        raise AssertionError(f"no closed incident for {sn} within {timeout}s: {self.incident_for(sn)}\n"
-                             + self.logfile.read_text()[-4000:])
+            return inc if inc and inc["id"] > after and inc["closed"] else None
+
+        try:
+            return wait_until(closed, timeout=timeout, what=f"a closed incident for {sn}")
+        except PollTimeout:
+            raise AssertionError(f"no closed incident for {sn} within {timeout}s: {self.incident_for(sn)}\n"
+                                 + self.logfile.read_text()[-4000:]) from None
 
     def wait_state(self, sn: str, states: set[str], timeout: float = 60.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def reached():
             inc = self.incident_for(sn)
-            if inc and inc["state"] in states:
-                return inc
-            time.sleep(0.02)
-        raise AssertionError(f"incident for {sn} never reached {states}: {self.incident_for(sn)}")
+            return inc if inc and inc["state"] in states else None
+
+        try:
+            return wait_until(reached, timeout=timeout, interval=0.02, what=f"{sn} in {states}")
+        except PollTimeout:
+            raise AssertionError(f"incident for {sn} never reached {states}: {self.incident_for(sn)}") from None
 
     def wait_outcome(self, event_id: str, timeout: float = 60.0) -> str:
         """Wait until the engine has applied the event; return its outcome."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def applied():
             s = self.store()
             try:
                 rows = s.query("SELECT processed, outcome FROM events WHERE id = ?", (event_id,))
             finally:
                 s.close()
-            if rows and rows[0]["processed"]:
-                return rows[0]["outcome"]
-            time.sleep(0.05)
-        raise AssertionError(f"event {event_id} not applied within {timeout}s")
+            return rows[0]["outcome"] if rows and rows[0]["processed"] else None
+
+        try:
+            return wait_until(applied, timeout=timeout, what=f"event {event_id} applied")
+        except PollTimeout:
+            raise AssertionError(f"event {event_id} not applied within {timeout}s") from None
 
     def wait_note(self, iid: int, text: str, timeout: float = 60.0) -> str:
         """Wait until a line containing ``text`` is on the incident's timeline; return it."""
@@ -268,20 +273,21 @@ class EngineRun:
 
     def until(self, pred, timeout: float = 60.0) -> Any:
         """Run due incidents until ``pred()`` is true (returns its value)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def step():
             self.engine.apply_pending()
             value = pred()
             if value:
                 return value
             for iid in self.engine.due():
                 self.engine.drive(iid)
-            value = pred()
-            if value:
-                return value
-            time.sleep(0.02)
-        raise AssertionError(f"condition not reached within {timeout}s; incidents: "
-                             f"{[dict(r) for r in self.store.query('SELECT id, state, reason FROM incidents')]}")
+            return pred()
+
+        try:
+            return wait_until(step, timeout=timeout, interval=0.02, what="the condition")
+        except PollTimeout:
+            raise AssertionError(f"condition not reached within {timeout}s; incidents: "
+                                 f"{[dict(r) for r in self.store.query('SELECT id, state, reason FROM incidents')]}"
+                                 ) from None
 
     def state(self, sn: str = "sn1", states: tuple[str, ...] = ()) -> dict[str, Any]:
         """Run until the SN's latest incident is in one of ``states`` (or closed, when none given)."""

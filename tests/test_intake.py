@@ -17,7 +17,7 @@ def test_invalid_event_is_rejected_with_path_and_counted(daemon):
     d = daemon()
     reply = d.send(event(servicenode="sn1;reboot"))
     assert reply["ok"] is False
-    assert reply["error"].startswith("$.servicenode: 'sn1;reboot' does not match")
+    assert reply["error"].startswith("$.servicenode: 'sn1;reboot' is not a valid xCAT name")
     reply = d.send(event(time="not-a-time"))
     assert reply == {"ok": False, "error": "$.time: 'not-a-time' is not a 'date-time'"}
     st = d.request({"v": 1, "op": "status"})
@@ -101,8 +101,10 @@ def test_send_cli_exit_codes(daemon, capsys):
     d = daemon()
     assert main(["send", "--endpoint", d.endpoint, "--kind", "sn.up", "-s", "sn1", "--tool", "cli", "--ref", "r1"]) == 0
     assert '"duplicate": false' in capsys.readouterr().out
-    assert main(["send", "--endpoint", d.endpoint, "--kind", "sn.up", "-s=-x"]) == 1
-    assert "rejected: $.servicenode" in capsys.readouterr().err
+    assert main(["send", "--endpoint", d.endpoint, "--kind", "sn.up", "-s=-x"]) == 4
+    err = capsys.readouterr().err
+    assert "rejected by the daemon: $.servicenode: '-x' is not a valid xCAT name" in err
+    assert "(?!" not in err
 
 
 def test_send_without_daemon_fails_clearly_and_in_bounded_time(tmp_path, capsys):

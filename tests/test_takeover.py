@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import time
 
+from sntakeover.poll import wait_until
 from support import event
 
 # tests of what the 'snmove' strategy itself runs and prints (the default is 'fast')
@@ -134,15 +134,15 @@ def test_killed_during_snmove_waits_for_it_and_never_moves_a_node_twice(sim, dae
     s.x.set_latency(s.dir, 0.05)  # snmove takes a few seconds (4 round trips per node)
     d.send(event("sn1", id="crash-during-move"))
     d.wait_state("sn1", {"moving"})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # until snmove is running
+
+    def snmove_running():
         st = d.store()
-        running = st.query("SELECT pid FROM commands WHERE argv LIKE '[\"snmove\"%' AND rc IS NULL AND pid IS NOT NULL")
-        st.close()
-        if running:
-            break
-        time.sleep(0.02)
-    assert running, "snmove never started"
+        try:
+            return st.query("SELECT pid FROM commands WHERE argv LIKE '[\"snmove\"%' AND rc IS NULL AND pid IS NOT NULL")
+        finally:
+            st.close()
+
+    wait_until(snmove_running, timeout=30, interval=0.02, what="snmove running")
     d.kill()
     d.start()
     inc = d.wait_closed("sn1", timeout=120)
@@ -180,12 +180,9 @@ def test_soft_state_is_recorded_never_acted_on(sim, daemon):
     s = sim()
     s.fail("sn1")
     d = daemon(s)
-    assert d.send(event("sn1", state_type="soft"))["ok"]
-    time.sleep(1.0)
+    assert d.send(event("sn1", state_type="soft", id="soft-1"))["ok"]
+    outcome = d.wait_outcome("soft-1")  # applied: only now can "no incident" mean something
     assert d.incident_for("sn1") is None
-    st = d.store()
-    outcome = st.query("SELECT outcome FROM events")[0][0]
-    st.close()
     assert outcome.startswith("recorded: soft")
     assert s.calls("snmove") == []
 

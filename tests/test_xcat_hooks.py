@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import stat
 import sys
-import time
 
 from sntakeover.clock import now
+from sntakeover.poll import PollTimeout, wait_until
 
 from support import REPO
 
@@ -35,13 +35,10 @@ def stored(d, kind):
 
 
 def wait(pred, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    return pred()
+    try:
+        return wait_until(pred, timeout=timeout, interval=0.1)
+    except PollTimeout:
+        return pred()
 
 
 def test_someone_elses_snmove_is_recorded_on_the_open_incident(sim, daemon, tmp_path):

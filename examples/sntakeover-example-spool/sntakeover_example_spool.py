@@ -35,7 +35,8 @@ NAME = "spool"
 def sntakeover_options_schema():
     return {f"plugins.{NAME}": {
         "type": "object", "additionalProperties": False, "required": ["directory"],
-        "properties": {"directory": {"type": "string", "pattern": "^/"}, "states": COMMON_SCHEMA["states"]},
+        "properties": {"directory": {"type": "string", "pattern": "^/", "x-expected": "an absolute path (starting with /)"},
+                       "states": COMMON_SCHEMA["states"]},
     }}
 
 

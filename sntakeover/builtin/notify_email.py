@@ -24,7 +24,7 @@ from sntakeover.notifytext import COMMON_SCHEMA, message, options, wanted
 log = logging.getLogger(__name__)
 
 NAME = "email"
-ADDRESS = {"type": "string", "pattern": "^[^@\\s<>]+@[^@\\s<>]+$"}
+ADDRESS = {"type": "string", "pattern": "^[^@\\s<>]+@[^@\\s<>]+$", "x-expected": "an e-mail address (user@host)"}
 
 
 @hookimpl

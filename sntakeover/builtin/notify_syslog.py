@@ -35,7 +35,8 @@ def sntakeover_options_schema():
         "properties": {**COMMON_SCHEMA,
                        "address": {"type": "string", "minLength": 1},
                        "facility": {"enum": sorted(FACILITIES)},
-                       "tag": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"}},
+                       "tag": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$",
+                               "x-expected": "1 to 32 letters, digits, '.', '_' or '-'"}},
     }}
 
 

@@ -36,7 +36,8 @@ def sntakeover_options_schema():
     return {f"plugins.{NAME}": {
         "type": "object", "additionalProperties": False, "required": ["url"],
         "properties": {**COMMON_SCHEMA,
-                       "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+                       "url": {"type": "string", "pattern": "^https?://[^\\s]+$",
+                               "x-expected": "an http:// or https:// URL without spaces"},
                        "secret_file": {"type": "string", "minLength": 1},
                        "ca_file": {"type": "string", "minLength": 1}},
     }}

@@ -24,15 +24,11 @@ import re
 from sntakeover import hookimpl
 from sntakeover.errors import Retry
 from sntakeover.model import NodeMove, Plan
+from sntakeover.noderange import natural_sorted
 from sntakeover.xcatdb import group_members, nodes_served_by, parse_tabdump
 from sntakeover.xcatout import valid_name
 
 log = logging.getLogger(__name__)
-
-
-def natural_key(name: str) -> list:
-    """Sort cn2 before cn10."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
 
 
 def statelite_hazards(ctx, planned: list[str]) -> tuple[set[str], list[str]]:
@@ -81,7 +77,7 @@ def sntakeover_plan(incident, ctx):
         served = {n: a for n, a in served.items() if n in wanted}
     moves: list[NodeMove] = []
     skipped: dict[str, str] = {}
-    for node in sorted(served, key=natural_key):
+    for node in natural_sorted(served):
         attrs = served[node]
         entries = [e for e in attrs.get("servicenode", "").split(",") if e]
         if not valid_name(node):

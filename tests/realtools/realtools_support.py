@@ -10,10 +10,11 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from sntakeover.poll import PollTimeout, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HOOKS = ROOT / "hooks"
@@ -42,13 +43,10 @@ def closed_port() -> int:
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+    try:
+        return wait_until(predicate, timeout=timeout, interval=interval)
+    except PollTimeout:
+        return predicate()
 
 
 class Proc:

@@ -12,11 +12,12 @@ import getpass
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from realtools_support import free_port, need
 from support import descendants
+
+from sntakeover.poll import PollTimeout, wait_until
 
 
 def keygen(path: Path) -> Path:
@@ -71,11 +72,12 @@ class Sshd:
                     "-o", "PermitRootLogin=prohibit-password", "-o", "LogLevel=VERBOSE"]
             self.proc = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
                                          start_new_session=True)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if f"Server listening on 127.0.0.1 port {self.port}" in self.output()[seen:]:
-                    return self
-                time.sleep(0.05)
+            try:
+                wait_until(lambda: f"Server listening on 127.0.0.1 port {self.port}" in self.output()[seen:],
+                           timeout=15, alive=lambda: self.proc.poll() is None, what="sshd listening")
+                return self
+            except PollTimeout:
+                pass
             self.stop()
             if port:
                 break
