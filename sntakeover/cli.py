@@ -203,9 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
     cli_records.register(sub, common)
     cli_control.register(sub, common)
     hookcli.register(sub)
-    from .retention import register as register_prune
-
-    register_prune(sub)
     return p
 
 
