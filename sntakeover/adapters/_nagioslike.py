@@ -25,7 +25,8 @@ UP_STATES = {"UP", "OK"}
 
 def options(source: str) -> dict[str, dict[str, Any]]:
     return options_schema(source, severity={"description": "severity given to the events", "type": "string",
-                                            "pattern": "^[A-Za-z0-9_.-]{1,32}$"})
+                                            "pattern": "^[A-Za-z0-9_.-]{1,32}$",
+                                            "x-expected": "a severity word of 1 to 32 letters, digits, '.', '_' or '-'"})
 
 
 def kind_of(payload: dict[str, Any]) -> str | None:
