@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
@@ -20,8 +21,14 @@ from .errors import SntakeoverError
 
 log = logging.getLogger(__name__)
 
+DEFAULT_ENDPOINT = "ipc:///run/sntakeover/intake.sock"
 DEFAULT_TIMEOUT = 2.5  # seconds per attempt
 DEFAULT_RETRIES = 3
+
+
+def default_endpoint() -> str:
+    """The daemon's endpoint for hooks and the bridge: ``$SNTAKEOVER_ENDPOINT``, else the packaged default."""
+    return os.environ.get("SNTAKEOVER_ENDPOINT") or DEFAULT_ENDPOINT
 
 
 class NoDaemon(SntakeoverError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from .clock import after, now
 from .config import Config
@@ -30,7 +30,8 @@ from .gates import Gates
 from .model import Incident, State
 from .outbox import enqueue_event_recorded, enqueue_notify
 from .plugins import Hooks
-from .runner import CommandResult, Runner
+from .recording import RecordingRunner
+from .runner import Runner
 from .steps import Steps, Superseded
 from .store import Store
 from .triage import ATTENTION, apply_event
@@ -39,36 +40,6 @@ log = logging.getLogger(__name__)
 
 #: longest the engine loop sleeps when nothing wakes it
 TICK = 1.0
-
-
-class RecordingRunner:
-    """Wraps a runner so every command of an incident is stored with its pid and result."""
-
-    def __init__(self, inner: Runner, store: Store, incident_id: int | None) -> None:
-        self.inner = inner
-        self.store = store
-        self.incident_id = incident_id
-
-    def run(self, argv: Sequence[str], *, timeout: float | None = None, stdin: str | None = None, on_start=None,
-            tag: str | None = None) -> CommandResult:
-        # the intent (and the tag the process will carry) is on disk before the process exists
-        seq, tag = self.store.command_started(self.incident_id, list(argv))
-
-        def started(pid: int) -> None:
-            if pid:
-                self.store.command_pid(seq, pid)
-            if on_start is not None:
-                on_start(pid)
-
-        res = self.inner.run(argv, timeout=timeout, stdin=stdin, on_start=started, tag=tag)
-        self.store.command_finished(seq, res.rc, res.timed_out, res.duration, res.stdout, res.stderr)
-        return res
-
-    def running(self, tag: str) -> list[int] | None:
-        return self.inner.running(tag)
-
-    def close(self) -> None:
-        pass
 
 
 class Engine(Steps):

@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import exitcodes
-from .client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadReply, NoDaemon, send_raw
+from .client import DEFAULT_ENDPOINT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadReply, NoDaemon, default_endpoint, send_raw
 
-DEFAULT_ENDPOINT = "ipc:///run/sntakeover/intake.sock"
 MAX_STDIN = 1024 * 1024
 EXIT_OK, EXIT_USAGE, EXIT_NODAEMON, EXIT_REJECTED, EXIT_BADREPLY = (exitcodes.OK, exitcodes.USAGE, exitcodes.NO_DAEMON,
                                                                     exitcodes.REFUSED, exitcodes.BAD_REPLY)
@@ -45,10 +44,6 @@ MONIT_TIMEOUT, MONIT_RETRIES = 1.5, 2
 
 class UsageError(Exception):
     pass
-
-
-def default_endpoint() -> str:
-    return os.environ.get("SNTAKEOVER_ENDPOINT") or DEFAULT_ENDPOINT
 
 
 def _common(timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ from typing import Any
 from .config import Config
 from .context import Context
 from .model import Event, Incident, NodeProgress, State
+from .recording import RecordingRunner
 from .plugins import Hooks
 from .clock import now
 from .store import Store
@@ -57,9 +58,9 @@ def enqueue_notify(db: sqlite3.Connection, incident: Incident, transition: dict[
     p = incident.progress
     inc = {"id": incident.id, "servicenode": incident.servicenode, "state": incident.state.value,
            "opened": incident.opened, "reason": incident.reason, "nodes": list(incident.nodes),
-           "requested": incident.requested, "committed": incident.committed,
+           "requested": incident.requested, "committed": incident.committed, "committed_at": incident.committed_at,
            "progress": {"moved": list(p.moved), "failed": list(p.failed), "pending": list(p.pending),
-                        "skipped": list(p.skipped)}}
+                        "skipped": list(p.skipped), "moved_to": [list(kv) for kv in p.moved_to]}}
     return enqueue(db, "notify", {"incident": inc, "transition": transition})
 
 
@@ -67,8 +68,9 @@ def _incident(d: dict[str, Any]) -> Incident:
     p = d.get("progress") or {}
     return Incident(id=d["id"], servicenode=d["servicenode"], state=State(d["state"]), opened=d["opened"],
                     reason=d["reason"], nodes=tuple(d["nodes"]), requested=d["requested"],
-                    committed=bool(d.get("committed")),
-                    progress=NodeProgress(*(tuple(p.get(k, ())) for k in ("moved", "failed", "pending", "skipped"))))
+                    committed=bool(d.get("committed")), committed_at=d.get("committed_at"),
+                    progress=NodeProgress(*(tuple(p.get(k, ())) for k in ("moved", "failed", "pending", "skipped")),
+                                          tuple((b, n) for b, n in p.get("moved_to", ()))))
 
 
 # -- delivering ------------------------------------------------------------------------
@@ -196,8 +198,6 @@ class Notifier:
         return f"{type(exc).__name__}: {exc}" if exc is not None else ""
 
     def _context(self, iid: int) -> Context:
-        from .engine import RecordingRunner  # the engine's runner wrapper records every command
-
         runner = RecordingRunner(self.runner, self.store, iid) if self.runner is not None else None
         return Context(config=self.config, runner=runner, note=lambda text: self.store.note(iid, text))
 

@@ -389,7 +389,7 @@ def _secret(path: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .hookcli import default_endpoint
+    from .client import default_endpoint
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:

@@ -106,7 +106,11 @@ def test_ready_watchdog_status_and_stopping_on_a_real_notify_socket(sim, daemon,
     assert inc["state"] == "done"
     listener.wait_for(lambda m: m.get("STATUS") == "no open incident" and m is not ready)
     # each transition is logged once (by the log notifier), with the incident's summary
-    lines = [x for x in d.logfile.read_text().splitlines() if "confirming -> confirmed" in x or "-> done" in x]
+    def logged():
+        found = [x for x in d.logfile.read_text().splitlines() if "confirming -> confirmed" in x or "-> done" in x]
+        return found if any("-> done" in x for x in found) else None
+
+    lines = wait_until(logged, timeout=30, what="the log notifier's line for done")  # notified after the commit
     assert len(lines) == 2 and "sntakeover.incident" in lines[1] and " moved to sn2 in " in lines[1], lines
     # the daemon's children (here the exec notifier) never see systemd's variables
     env = wait_until(lambda: envfile.exists() and envfile.read_text(), timeout=30, what="the notifier's env")
@@ -219,5 +223,8 @@ def test_a_second_stop_signal_stops_without_waiting_and_still_closes_the_store(s
     st.close()
     d.start()
     inc = d.wait_closed("sn1", timeout=120)
-    assert inc["state"] == "done"
+    st = d.store()
+    timeline = [f"{r['to_state']}: {r['reason']}" for r in st.timeline(inc["id"])]
+    st.close()
+    assert inc["state"] == "done", "\n".join(timeline)
     assert len(s.calls("snmove")) == 1 and all(s.servicenode(n) == "sn2,sn1" for n in mine)
