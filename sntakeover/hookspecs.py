@@ -184,7 +184,7 @@ def sntakeover_fence(incident: Incident, plan: Plan, ctx: Context) -> FenceResul
 
 @hookspec(firstresult=True)
 def sntakeover_takeover(
-    strategy: str, incident: Incident, plan: Plan, ctx: Context, dry_run: bool
+    strategy: str, incident: Incident, plan: Plan, ctx: Context, dry_run: bool, finish: Plan
 ) -> TakeoverResult | None:
     """Decision hook: move the planned nodes to their backups with the named strategy.
 
@@ -193,10 +193,15 @@ def sntakeover_takeover(
 
     :param strategy: ``takeover.strategy`` (``snmove``, ``parallel``, or a plugin's own).
     :param incident: the incident.
-    :param plan: the nodes still to move (already moved ones are left out).
+    :param plan: the nodes still to move (already moved ones are left out; empty when only
+        ``finish`` has nodes).
     :param ctx: the incident's context.
     :param dry_run: change nothing; return the exact commands that would run
         in ``TakeoverResult.commands``.
+    :param finish: nodes whose database move already happened (an earlier run was
+        interrupted, e.g. the daemon was killed between ``snmove -i`` and the node-side
+        steps): do only what follows the database move for them. A strategy that cannot
+        ignores it; verification then decides for those nodes.
     :returns: a :class:`~sntakeover.model.TakeoverResult` (commands, exit code,
         per-node errors), or ``None`` for a ``strategy`` that is not this plugin's.
     """

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import pluggy
 
 from .errors import Skip
+from .model import Plan
 from .pluginload import PluginManager, load_plugins
 
 if TYPE_CHECKING:
     from .context import Context
-    from .model import Event, FenceResult, Incident, NodeVerdict, Plan, ProbeResult, TakeoverResult
+    from .model import Event, FenceResult, Incident, NodeVerdict, ProbeResult, TakeoverResult
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +125,11 @@ class Hooks:
         return self._first(self.pm.hook.sntakeover_fence, incident=incident, plan=plan, ctx=ctx)
 
     def takeover(
-        self, strategy: str, incident: Incident, plan: Plan, ctx: Context, *, dry_run: bool = False
+        self, strategy: str, incident: Incident, plan: Plan, ctx: Context, *, dry_run: bool = False,
+        finish: Plan | None = None,
     ) -> TakeoverResult | None:
         return self._first(self.pm.hook.sntakeover_takeover, strategy=strategy, incident=incident, plan=plan,
-                           ctx=ctx, dry_run=dry_run)
+                           ctx=ctx, dry_run=dry_run, finish=finish or Plan(()))
 
     # collecting hook: every verifier, each isolated
     def verify(self, incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]) -> list[NodeVerdict]:

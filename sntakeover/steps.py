@@ -303,27 +303,29 @@ class Steps:
             else:
                 elsewhere[m.node] = live.get(m.node, "") or "(not found)"
         if already:
+            # the database move happened (before a restart, or by someone else); what follows it on the
+            # nodes may not have: the strategy finishes it, never moving the nodes in the database again
             self.store.note(inc.id, f"{len(already)} node(s) already have their backup first in the database (moved "
                                     f"before a restart, or by someone else): not moved again: {', '.join(already)}")
-            self.store.set_node_status(inc.id, {n: ("moved", "already on its backup") for n in already}, moved=True)
         if elsewhere:
             self.store.set_node_status(inc.id, {n: ("skipped", f"not moved: its servicenode is now {sv} (changed by "
                                                               "someone else)") for n, sv in elsewhere.items()})
         reason = "nothing left to move"
-        if todo:
+        if todo or already:
             self.store.set_node_status(inc.id, {n: ("moving", "") for n in todo})
             strategy = self.config.get("takeover", "strategy")
-            res = self.hooks.takeover(strategy, inc, plan.only(todo), ctx)
+            res = self.hooks.takeover(strategy, inc, plan.only(todo), ctx, finish=plan.only(already))
             if res is None:
                 self.move(inc.id, State.MOVING, State.FAILED, f"no plugin implements takeover strategy {strategy!r}")
                 return
-            status = {n: ("moved", "") for n in todo}
+            status = {n: ("moved", "already on its backup") for n in already}
+            status.update({n: ("moved", "") for n in todo})
             status.update({n: ("node-error", e) for n, e in res.node_errors.items() if n in status})
             self.store.set_node_status(inc.id, status, moved=True)
             for err in res.errors:
                 self.store.note(inc.id, f"{res.strategy}: {err}")
-            reason = (f"{res.strategy} ran {len(res.commands)} command(s) for {len(todo)} node(s), rc={res.rc}, "
-                      f"{len(res.node_errors)} node error(s)")
+            reason = (f"{res.strategy} ran {len(res.commands)} command(s) for {len(todo) + len(already)} node(s), "
+                      f"rc={res.rc}, {len(res.node_errors)} node error(s)")
         self.move(inc.id, State.MOVING, State.VERIFYING, reason)
 
     def _wait_for_leftover_commands(self: Engine, iid: int) -> None:

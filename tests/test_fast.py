@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import Sim, event
+from sntakeover.poll import wait_until
 from sntakeover.config import build
 from sntakeover.context import Context
 from sntakeover.model import Incident, State
@@ -343,3 +344,37 @@ def test_random_small_clusters_end_the_same_with_fast_and_snmove(data):
             assert set(res_b.node_errors) == set(res_a.node_errors)
         finally:
             close(plain, fast)
+
+
+def test_a_daemon_killed_after_the_database_move_finishes_the_node_side_steps_on_restart(sim, daemon):
+    """SIGKILL between ``snmove -i`` and the node-side steps: the restarted daemon never moves the
+    nodes in the database again, but runs what follows the move on them, and every node verifies."""
+    s = sim(nodes=8)
+    mine = s.nodes_first("sn1")
+    s.fail("sn1")
+    s.x.set_latency(s.dir, 0.3)  # every simulated round trip takes a while: the kill lands between the steps
+    d = daemon(s, extra='[takeover]\nstrategy = "fast"\n')
+
+    def db_move_done():
+        st = d.store()
+        try:
+            return st.query("SELECT seq FROM commands WHERE argv LIKE '[\"snmove\"%' AND rc IS NOT NULL")
+        finally:
+            st.close()
+
+    assert d.send(event("sn1", state_type="hard"))["ok"]
+    wait_until(db_move_done, timeout=120, what="snmove -i finished")
+    d.kill()
+    assert all(s.servicenode(n) == "sn2,sn1" for n in mine)
+    s.x.set_latency(s.dir, 0.0)
+    d.start()
+    inc = d.wait_closed("sn1", timeout=180)
+    summary = d.summary(inc["id"])
+    text = "\n".join(f"{t['to_state']}: {t['reason']}" for t in summary["timeline"])
+    assert inc["state"] == "done", text
+    assert len(s.calls("snmove")) == 1, s.calls("snmove")
+    assert "running snmove's node-side steps for them" in text
+    st = s.state()
+    for n in mine:
+        assert st["machines"][n]["files"]["/etc/xcatinfo"] == "XCATSERVER=10.1.0.2\n", n
+        assert st["machines"][n]["routes"] == ["10.1.0.2"], n

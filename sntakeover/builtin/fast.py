@@ -109,14 +109,31 @@ def _with_errors(res: TakeoverResult, extra: dict[str, str], errors: Sequence[st
 
 
 @hookimpl
-def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
+def sntakeover_takeover(strategy, incident, plan, ctx, dry_run, finish):
     if strategy != STRATEGY:
         return None
-    tk = ctx.config["takeover"]
-    argvs = snmove_argvs(plan, ctx.config, db_only=True)
     if dry_run:
+        argvs = snmove_argvs(plan, ctx.config, db_only=True)
         ctx.note(f"fast (dry run): {NODE_SIDE}")
         return TakeoverResult(STRATEGY, tuple(tuple(a) for a in argvs), output=NODE_SIDE)
+    done = _move(incident, plan, ctx) if plan.moves else None
+    if not finish.moves:
+        return done
+    ctx.note(f"fast: {len(finish.moves)} node(s) already have their backup first in the database (an earlier run "
+             "was interrupted): running snmove's node-side steps for them: " + ", ".join(finish.nodes))
+    rest = _finish(ctx, finish)
+    if done is None:
+        return rest
+    return dataclasses.replace(done, commands=done.commands + rest.commands, rc=done.rc or rest.rc,
+                               node_errors={**done.node_errors, **rest.node_errors},
+                               errors=tuple(dict.fromkeys([*done.errors, *rest.errors])),
+                               output="\n".join(o for o in (done.output, rest.output) if o))
+
+
+def _move(incident, plan, ctx) -> TakeoverResult:
+    """The database move with ``snmove -i``, then the node-side steps for the nodes it moved."""
+    tk = ctx.config["takeover"]
+    argvs = snmove_argvs(plan, ctx.config, db_only=True)
     try:
         facts = ns.read_facts(ctx, plan, tk["destn"])
         why = ns.refuse_reason(facts)
@@ -135,6 +152,26 @@ def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
         return _with_errors(result(STRATEGY, runs), {}, ["snmove -i moved no node; node-side steps not run"])
     charged, ignored, skipped = node_side(ctx, facts, moved)
     return _with_errors(result(STRATEGY, runs + charged, ignored), skipped)
+
+
+def _finish(ctx, plan) -> TakeoverResult:
+    """snmove's node-side steps for nodes whose database move is done.
+
+    The database already names the new xcatmaster; the route rule needs the one from
+    before the move, which the plan kept (``NodeMove.xcatmaster``).
+    """
+    try:
+        facts = ns.read_facts(ctx, plan, ctx.config.get("takeover", "destn"))
+        moved = ns.read_moved(ctx, plan)
+    except ns.FactsUnavailable as exc:
+        return TakeoverResult(STRATEGY, (), rc=1, errors=(f"node-side steps not run: {exc}",))
+    for m in plan.moves:
+        if m.xcatmaster and m.node in facts.nodes:
+            facts.nodes[m.node] = dataclasses.replace(facts.nodes[m.node], xcatmaster=m.xcatmaster)
+    if not moved:
+        return TakeoverResult(STRATEGY, (), errors=("no node has its backup first any more; node-side steps not run",))
+    charged, ignored, skipped = node_side(ctx, facts, moved)
+    return _with_errors(result(STRATEGY, charged, ignored), skipped)
 
 
 @hookimpl
