@@ -60,6 +60,14 @@ def schema_texts() -> dict[str, str]:
     return out
 
 
+def schema_text(name: str) -> str:
+    """The text of one schema file (``config.v1.json``...)."""
+    try:
+        return resources.files("sntakeover.schemas").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError):
+        return (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
+
+
 def _check_formats() -> None:
     checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
     missing = [f for f in REQUIRED_FORMATS if f not in checker.checkers]

@@ -1,4 +1,4 @@
-"""Configuration: defaults in code, unknown keys rejected by name, types checked."""
+"""Configuration: one schema (schemas/config.v1.json) gives defaults, types, limits and the README reference."""
 
 import pytest
 
@@ -36,7 +36,7 @@ path = ["/opt/xcat/bin", "/opt/xcat/sbin"]
 
 
 def test_unknown_key_is_rejected_naming_it(tmp_path):
-    with pytest.raises(ConfigError, match=r"unknown key 'takeover.stratgy'"):
+    with pytest.raises(ConfigError, match=r"unknown key 'takeover.stratgy' .*did you mean 'strategy'"):
         config.load(write(tmp_path, '[takeover]\nstratgy = "snmove"\n'))
 
 
@@ -46,7 +46,7 @@ def test_unknown_section_is_rejected_naming_it(tmp_path):
 
 
 def test_wrong_type_is_rejected(tmp_path):
-    with pytest.raises(ConfigError, match=r"confirm.quorum: expected an integer"):
+    with pytest.raises(ConfigError, match=r"confirm.quorum: expected an integer, got 'two'"):
         config.load(write(tmp_path, '[confirm]\nquorum = "two"\n'))
 
 
@@ -58,9 +58,9 @@ def test_a_key_from_an_earlier_version_says_what_replaced_it():
 
 
 def test_fence_policy_and_rounds_are_checked():
-    with pytest.raises(ConfigError, match="fence.policy must be"):
+    with pytest.raises(ConfigError, match="fence.policy: must be 'require', 'best-effort' or 'off', got 'maybe'"):
         config.build({"fence": {"policy": "maybe"}})
-    with pytest.raises(ConfigError, match="confirm.rounds must be at least 2"):
+    with pytest.raises(ConfigError, match="confirm.rounds: must be at least 2, got 1"):
         config.build({"confirm": {"rounds": 1}})
 
 
@@ -79,7 +79,7 @@ def test_check_config_command(tmp_path, capsys, sim):
     bad = tmp_path / "bad.toml"
     bad.write_text("[daemon]\nendpoint = 'http://x'\n")
     assert main(["check-config", "--config", str(bad)]) == 1
-    assert "daemon.endpoint must start with ipc:// or tcp://" in capsys.readouterr().err
+    assert "daemon.endpoint: 'http://x' is not an endpoint starting with ipc:// or tcp://" in capsys.readouterr().err
 
 
 def test_plugin_options_are_checked_against_the_schema_the_plugin_declares():
@@ -106,22 +106,22 @@ def test_plugin_options_are_checked_against_the_schema_the_plugin_declares():
 
 
 def test_ssh_runner_needs_its_host_key_file_and_known_hosts():
-    with pytest.raises(ConfigError, match=r"needs ssh.host, ssh.key_file, ssh.known_hosts"):
+    with pytest.raises(ConfigError, match=r"\[ssh\] missing \(xcat.runner = 'ssh' needs ssh.host, ssh.key_file and ssh.known_hosts\)"):
         build({"xcat": {"runner": "ssh"}})
-    with pytest.raises(ConfigError, match=r"xcat.runner must be 'local' or 'ssh', got 'rsh'"):
+    with pytest.raises(ConfigError, match=r"xcat.runner: must be 'local' or 'ssh', got 'rsh'"):
         build({"xcat": {"runner": "rsh"}})
-    with pytest.raises(ConfigError, match=r"ssh.max_sessions must be 1 to 8"):
+    with pytest.raises(ConfigError, match=r"ssh.max_sessions: must be at most 8, got 9"):
         build({"ssh": {"max_sessions": 9}})
     ok = build({"xcat": {"runner": "ssh"}, "ssh": {"host": "mn", "key_file": "/k", "known_hosts": "/kh"}})
     assert ok.get("ssh", "user") == "root" and ok.get("ssh", "port") == 22
 
 
 def test_paths_that_reach_a_remote_shell_are_checked():
-    with pytest.raises(ConfigError, match=r"xcat.path: 'opt/xcat/bin' must be an absolute directory"):
+    with pytest.raises(ConfigError, match=r"xcat.path\[0\]: 'opt/xcat/bin' is not an absolute directory"):
         build({"xcat": {"path": ["opt/xcat/bin"]}})
-    with pytest.raises(ConfigError, match=r"xcat.path: '/a:/b'"):
+    with pytest.raises(ConfigError, match=r"xcat.path\[0\]: '/a:/b' is not an absolute directory without ':'"):
         build({"xcat": {"path": ["/a:/b"]}})
-    with pytest.raises(ConfigError, match=r"verify.xcatinfo_path must be an absolute path"):
+    with pytest.raises(ConfigError, match=r"verify.xcatinfo_path: 'etc/xcatinfo' is not an absolute path"):
         build({"verify": {"xcatinfo_path": "etc/xcatinfo"}})
 
 
@@ -167,3 +167,57 @@ def test_check_config_refuses_bad_adapter_options(tmp_path, capsys, sim):
     assert main(["check-config", "--config", str(cfg)]) == 1
     assert "adapters.alertmanager: Additional properties are not allowed ('sn_lable' was unexpected)" in \
         capsys.readouterr().err
+
+
+def test_the_schema_checks_the_whole_file_and_names_every_wrong_key_with_its_path(tmp_path):
+    p = write(tmp_path, """
+[daemon]
+workers = 0
+[ssh]
+port = 70000
+[verify]
+node_chek = true
+[metrics]
+listen = "9464"
+""")
+    with pytest.raises(ConfigError) as info:
+        config.load(p)
+    lines = str(info.value).splitlines()
+    assert all(line.startswith(f"{p}: ") for line in lines), lines
+    text = str(info.value)
+    assert "daemon.workers: must be at least 1, got 0" in text
+    assert "ssh.port: must be at most 65535, got 70000" in text
+    assert "unknown key 'verify.node_chek'" in text and "did you mean 'node_check'" in text
+    assert "metrics.listen: '9464' is not HOST:PORT" in text
+    assert len(lines) == 4
+
+
+def test_a_second_ssh_rule_failure_is_reported_once_with_the_rule():
+    with pytest.raises(ConfigError) as info:
+        build({"xcat": {"runner": "ssh"}, "ssh": {"host": "mn"}})
+    assert str(info.value) == ("<dict>: 'ssh.key_file', 'ssh.known_hosts' missing "
+                               "(xcat.runner = 'ssh' needs ssh.host, ssh.key_file and ssh.known_hosts)")
+
+
+def test_the_schema_is_the_one_source_of_defaults_types_and_meanings():
+    import jsonschema
+
+    schema = config.schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert {name for name, sub in config.sections().items() if "properties" not in sub} == set(config.FREEFORM)
+    for name, sub in config.sections().items():
+        assert sub.get("description"), name
+        for key, prop in sub.get("properties", {}).items():
+            assert "default" in prop and prop.get("description"), f"{name}.{key}"
+    # the defaults, written out as a file, are a valid file
+    defaults = {name: table for name, table in config.defaults().items() if name not in config.FREEFORM}
+    config.validate(defaults, "defaults")
+    # numbers are floats and integers ints, whatever the file wrote
+    c = build({"confirm": {"interval": 5, "quorum": 3}})
+    assert isinstance(c.get("confirm", "interval"), float) and isinstance(c.get("confirm", "quorum"), int)
+
+
+def test_a_free_form_table_must_be_a_table():
+    with pytest.raises(ConfigError, match=r"\[adapters.xcatmon\] must be a table"):
+        build({"adapters": {"xcatmon": 15}})
+    assert build({"adapters": {"xcatmon": {"bucket": 15}}}).adapter_options("xcatmon") == {"bucket": 15}

@@ -34,6 +34,9 @@ EXAMPLES = {
     "monit.v1": {"service": "sn1", "direction": "down", "since": 1, "time": 2},
     "xcatmon.v1": {"statuses": [{"node": "sn1", "status": "noping", "since": 3}], "time": 1},
     "regnotif.v1": {"text": "u\nnoderes\n", "time": 1, "nonce": "ab12"},
+    "config.v1": {"daemon": {"workers": 4, "endpoint": "tcp://127.0.0.1:5999"}, "xcat": {"runner": "ssh", "path": ["/opt/xcat/bin"]},
+                  "ssh": {"host": "mn", "key_file": "/k", "known_hosts": "/kh"}, "metrics": {"listen": "[::1]:9464"},
+                  "breaker": {"max_fraction": 0.5}, "backup": {"capacity_per_sn": {"sn2": 400}}, "adapters": {"nagios": {}}},
 }
 
 TRICKY_STRINGS = st.sampled_from([
