@@ -26,11 +26,14 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "state_dir": ("/var/lib/sntakeover", "Directory for the store and the lock file."),
         "runtime_dir": ("/run/sntakeover", "Directory for the ipc:// socket; created 0750."),
         "endpoint": ("", "ZeroMQ endpoint to bind; empty = ipc://<runtime_dir>/intake.sock. tcp://HOST:PORT allowed."),
-        "store": ("", "SQLite file; empty = <state_dir>/sntakeover.db."),
+        "store": ("", "SQLite file, or a postgresql:// URL (several daemons share it, one leads; see [ha]); empty = <state_dir>/sntakeover.db."),
         "log_level": ("info", "debug, info, warning or error."),
         "workers": (4, "Incidents handled at the same time (one per service node)."),
         "plugins_blocked": ([], "Plugin names not to load (built-in module names or entry-point names)."),
         "load_entrypoints": (True, "Load third-party plugins from the 'sntakeover' entry-point group."),
+    },
+    "ha": {
+        "takeover_within": (10.0, "Seconds (PostgreSQL store): a standby daemon leads within this time after the leader died or lost the database; the leader stops acting when it cannot confirm its lock for half of it."),
     },
     "xcat": {
         "runner": ("local", "'local': run xCAT commands with subprocess on this host (the MN); 'ssh': on the MN named in [ssh]."),
@@ -178,8 +181,12 @@ class Config:
         return self.data["daemon"]["endpoint"] or f"ipc://{self.runtime_dir / 'intake.sock'}"
 
     @property
-    def store_path(self) -> Path:
-        return Path(self.data["daemon"]["store"] or self.state_dir / "sntakeover.db")
+    def store_path(self) -> Path | str:
+        """The SQLite file, or the ``postgresql://`` URL as given."""
+        value = self.data["daemon"]["store"]
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        return Path(value or self.state_dir / "sntakeover.db")
 
     def adapter_options(self, source: str) -> dict[str, Any]:
         return dict(self.data["adapters"].get(source, {}))
