@@ -32,7 +32,9 @@ from .storeschema import SERIAL_KEYS
 log = logging.getLogger(__name__)
 
 #: the key of the transaction-level advisory lock every write transaction takes: writers
-#: follow one another as on SQLite (BEGIN IMMEDIATE), across all daemons sharing the database
+#: follow one another as on SQLite (BEGIN IMMEDIATE), across all daemons sharing the database.
+#: So keys are assigned in commit order too: a reader of ``seq > cursor`` (the engine's
+#: pending events, the notifier's outbox) never finds a lower key committed later.
 WRITE_LOCK_KEY = 0x736E7401
 #: primary keys of the tables written with ``INSERT OR REPLACE``
 REPLACE_KEYS = {"outbox_failures": ("seq", "plugin")}

@@ -385,6 +385,7 @@ class Store:
         """Store the plan and the per-node rows ``(node, source, backup, status, detail)``."""
         t = now()
         with self.tx() as db:
+            self.check_fencing(db)
             db.execute("UPDATE incidents SET plan = ?, updated = ? WHERE id = ?", (json.dumps(plan_dict), t, iid))
             for node, source, backup, status, detail in node_rows:
                 db.execute(
@@ -398,6 +399,7 @@ class Store:
         """Set ``(status, detail)`` per node; ``moved`` also stamps the time the takeover ran for them."""
         t = now()
         with self.tx() as db:
+            self.check_fencing(db)
             for node, (status, detail) in verdicts.items():
                 db.execute(
                     "UPDATE nodes SET status = ?, detail = ?, updated = ?" + (", moved = ?" if moved else "")
@@ -424,6 +426,7 @@ class Store:
         """Store each verifier's verdict per node (a later round replaces an earlier one)."""
         t = now()
         with self.tx() as db:
+            self.check_fencing(db)
             for v in verdicts:
                 db.execute(
                     "INSERT INTO verdicts (incident_id, node, verifier, ok, detail, time) VALUES (?,?,?,?,?,?)"
@@ -484,7 +487,7 @@ class Store:
         daemon died before it could write the pid.
         """
         with self.tx() as db:
-            generation = self._check_fencing(db)
+            generation = self.check_fencing(db)
             cur = db.execute(
                 "INSERT INTO commands (incident_id, started, argv, generation) VALUES (?,?,?,?)",
                 (iid, now(), json.dumps(argv), generation),
@@ -495,10 +498,10 @@ class Store:
             db.execute("UPDATE commands SET tag = ? WHERE seq = ?", (tag, seq))
             return seq, tag
 
-    def _check_fencing(self, db: Any) -> int | None:
+    def check_fencing(self, db: Any) -> int | None:
         """The fencing token this process holds, refused (:class:`StaleLeader`) when it is not the store's.
 
-        Runs in the transaction that records the command: a takeover commits its
+        Runs in the transaction that records the command or outcome: a takeover commits its
         new generation before or after it, never in between (writers follow one another).
         """
         if self.fencing is None:
@@ -506,8 +509,8 @@ class Store:
         token = self.fencing()
         current = int(db.execute("SELECT value FROM meta WHERE key = 'leader_generation'").fetchone()[0])
         if token is None or token != current:
-            raise StaleLeader(f"not running an xCAT command: this daemon's leadership (generation {token}) is "
-                              f"stale, generation {current} leads now")
+            raise StaleLeader(f"refused: this daemon's leadership (generation {token}) is stale, generation "
+                              f"{current} leads now")
         return token
 
     def leader_generation(self) -> int:
