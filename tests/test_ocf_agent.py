@@ -36,6 +36,19 @@ def need(tool: str) -> str:
     return path
 
 
+def tagged(pidfile: str) -> list[int]:
+    """Processes started by the daemon of this resource (the agent marks its environment)."""
+    want = f"SNTAKEOVER_OCF_PIDFILE={pidfile}".encode()
+    out = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and want in (p / "environ").read_bytes().split(b"\0"):
+                out.append(int(p.name))
+        except OSError:
+            continue
+    return out
+
+
 class Agent:
     def __init__(self, tmp: Path, sim, extra: str = "") -> None:
         need("ocf-tester")
@@ -171,7 +184,14 @@ def test_a_takeover_moved_to_the_other_management_node_completes_once(agent, sim
             st.close()
 
     wait_until(lambda: (state() or ("",))[0] == "moving", timeout=60, interval=0.05, what="moving")
+    wait_until(lambda: a.store().query("SELECT 1 FROM commands WHERE argv LIKE '[\"snmove\"%' AND pid IS NOT NULL"),
+               timeout=60, interval=0.02, what="snmove running")
+    s.x.set_latency(s.dir, 1.0)  # snmove now outlives the daemon's stop (10 s for running steps)
     assert a.run("stop") == OCF_SUCCESS  # the resource group moves to the other MN...
+    # ...only once the snmove the daemon started has ended: the other MN must not move those nodes again
+    assert all(s.servicenode(n) == "sn2,sn1" for n in mine)
+    assert not tagged(a.params["pidfile"])
+    s.x.set_latency(s.dir, 0.0)
     assert a.run("start") == OCF_SUCCESS  # ...which starts the daemon on the same (shared) store
     final = wait_until(lambda: state() if state() and state()[1] else None, timeout=120, what="incident closed")
     assert final[0] == "done"
