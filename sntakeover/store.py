@@ -1,4 +1,4 @@
-"""Durable store: one SQLite file in WAL mode.
+"""Durable store: one SQLite file in WAL mode, or a PostgreSQL database (:mod:`sntakeover.pgstore`).
 
 Tables: ``events`` (every accepted event, unique on its id, with a
 ``processed`` flag so an acknowledged event that was not yet applied is applied
@@ -16,7 +16,8 @@ its own connection: WAL lets one writer and any number of readers work at once,
 and a writer waits for another (busy timeout) instead of sharing one lock.
 ``outbox`` holds notifications for plugins (see :mod:`sntakeover.outbox`).
 The database and its ``-wal``/``-shm`` files are made 0640, also when they
-already existed.
+already existed (:mod:`sntakeover.storefiles`). The schema and its versions are
+:mod:`sntakeover.storeschema`'s.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,54 +35,12 @@ from .clock import now
 from .errors import StaleLeader, StoreError
 from .model import Event, Incident, NodeProgress, NodeVerdict, State
 from .pgstore import PgConnection, is_url, redact
+from .storefiles import BUSY_TIMEOUT, FILE_MODE, store_exists, tighten, tighten_store_files, write_lock
 from .storeschema import SCHEMA_VERSION, migrate as migrate_schema, stored_version
 
-__all__ = ["SCHEMA_VERSION", "Store", "StaleLeader", "store_exists"]
+__all__ = ["FILE_MODE", "SCHEMA_VERSION", "Store", "StaleLeader", "store_exists", "tighten", "tighten_store_files"]
 
 log = logging.getLogger(__name__)
-
-#: permission bits the store files may have (owner rw, group r)
-FILE_MODE = 0o640
-BUSY_TIMEOUT = 30.0
-
-
-def store_exists(location: str | Path) -> bool:
-    """Whether a store is there to read (a PostgreSQL URL: always; connecting tells more)."""
-    return is_url(location) or Path(location).exists()
-
-
-def tighten(path: Path, allowed: int) -> None:
-    """Remove permission bits outside ``allowed`` from a file or directory we own."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return
-    mode = stat.S_IMODE(st.st_mode)
-    if st.st_uid == os.getuid() and mode & ~allowed:
-        os.chmod(path, mode & allowed)
-
-
-def tighten_store_files(path: Path) -> None:
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        tighten(p, FILE_MODE)
-
-
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-def write_lock(path: Path) -> threading.Lock:
-    """One lock per database file and process, taken around write transactions only.
-
-    SQLite allows one writer at a time anyway; waiting on this lock wakes the
-    next writer as soon as the previous one commits, where SQLite's busy
-    handler would sleep and poll (up to 100 ms a try). Readers never take it.
-    """
-    key = str(path.resolve())
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
-
-
 
 class Store:
     """Thread-safe access to the store: one connection, one lock.
