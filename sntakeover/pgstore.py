@@ -177,7 +177,7 @@ class PgConnection:
         named = isinstance(args, dict)
         stmt, returning = translate(sql, named)
         try:
-            cur = self.conn.execute(stmt, args if named else tuple(args), prepare=False)
+            cur = self.conn.execute(stmt, args if named else tuple(args))
             return PgCursor(cur, returning)
         except psycopg.Error as exc:
             raise StoreError(f"{exc}".strip()) from exc

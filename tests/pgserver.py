@@ -37,7 +37,9 @@ def free_port() -> int:
 class PgServer:
     USER = "sntakeover"
 
-    def __init__(self) -> None:
+    def __init__(self, *, fsync: bool = False) -> None:
+        """:param fsync: the server's ``fsync`` (off for the tests: nothing there must survive a crash of the machine)."""
+        self.fsync = fsync
         self.bin = pg_bin()
         if self.bin is None:
             raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl)")
@@ -60,7 +62,7 @@ class PgServer:
         return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True, cwd="/")
 
     def start(self) -> None:
-        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=200"
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync={'on' if self.fsync else 'off'} -c max_connections=200"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
 
     def pause(self) -> None:
