@@ -12,6 +12,7 @@ The modules write SQLite's SQL (``?`` placeholders, ``INSERT OR IGNORE``,
   -> ``jsonb_array_elements_text(x::jsonb) AS j(value)``; two-argument
   ``MAX(a, b)`` -> ``GREATEST(a, b)``; a bare column on the right of
   ``DO UPDATE SET`` is qualified with the table (PostgreSQL finds it ambiguous);
+- ``CREATE TABLE``: SQLite's column types as PostgreSQL's (64-bit integers and floats);
 - an ``INSERT`` into a table with a generated key gets ``RETURNING key``, which
   becomes the cursor's ``lastrowid``.
 
@@ -27,7 +28,7 @@ import re
 from typing import Any, Iterator
 
 from .errors import StoreError
-from .storeschema import SERIAL_KEYS
+from .storeschema import SERIAL_KEYS, pg_decl
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ def translate(sql: str, named: bool) -> tuple[str, str | None]:
                lambda m: f"({m.group(1).strip()}::jsonb #>> '{{{m.group(2).replace('.', ',')}}}')", s)
     s = re.sub(r"json_each\(([^()]+)\)\s+AS\s+(\w+)", r"jsonb_array_elements_text(\1::jsonb) AS \2(value)", s)
     s = re.sub(r"\bMAX\(([^(),]+),([^(),]+)\)", r"GREATEST(\1,\2)", s)
+    if re.match(r"\s*CREATE\s+TABLE", s, re.I):  # a module's own table (tally)
+        return pg_decl(s), None
     m = re.match(r"\s*INSERT\s+(OR\s+(IGNORE|REPLACE)\s+)?INTO\s+(\w+)\s*(\(([^)]*)\))?", s, re.I)
     if not m:
         return s, None

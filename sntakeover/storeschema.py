@@ -156,13 +156,15 @@ def ddl(dialect: str) -> list[str]:
     """The schema's statements for ``sqlite`` or ``postgresql``."""
     text = DDL
     if dialect == "postgresql":
-        text = text.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
-        text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
+        text = pg_decl(text)
     text = re.sub(r"--[^\n]*", "", text)
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
 def pg_decl(decl: str) -> str:
+    """SQLite's column types as PostgreSQL's: 64-bit integers and floats, as SQLite stores them."""
+    decl = decl.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+    decl = re.sub(r"\bINTEGER\b", "BIGINT", decl)
     return re.sub(r"\bREAL\b", "DOUBLE PRECISION", decl)
 
 
