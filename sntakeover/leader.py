@@ -75,8 +75,9 @@ class PgLeadership:
         self.holder = holder or holder_name()
         self.generation: int | None = None
         self._confirmed = 0.0
-        self._conn: Any = None
-        self._lock = threading.Lock()
+        self._conn: Any = None  # used by the leadership thread only
+        self._drop = False
+        self._state = threading.Lock()  # generation and _confirmed; never held across I/O
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -87,8 +88,11 @@ class PgLeadership:
     # -- what the engine asks --------------------------------------------------------
 
     def token(self) -> int | None:
-        """The fencing token while this daemon leads and confirmed it recently, else ``None``."""
-        with self._lock:
+        """The fencing token while this daemon leads and confirmed it recently, else ``None``.
+
+        Never waits for the network or the store (it is called inside store transactions).
+        """
+        with self._state:
             if self.generation is not None and time.monotonic() - self._confirmed > self.within / 2:
                 self._lose("the lead could not be confirmed for %.1f s" % (time.monotonic() - self._confirmed))
             return self.generation
@@ -111,10 +115,10 @@ class PgLeadership:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.within)
-        with self._lock:
+        with self._state:
             if self.generation is not None:
                 self._lose("the daemon stops")
-            self._close()
+        self._close()
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -124,34 +128,46 @@ class PgLeadership:
                 log.exception("leadership check failed")
 
     def attempt(self) -> None:
-        """One round: confirm the lock we hold, or try to get it."""
+        """One round (the leadership thread's): confirm the lock we hold, or try to get it.
+
+        Holds no lock of its own across the network or the store: a transaction that
+        checks :meth:`token` may be waiting meanwhile.
+        """
         psycopg = psycopg_module()
-        with self._lock:
+        try:
+            if self._drop or self._conn is None or self._conn.closed or self._conn.broken:
+                self._close()  # a lost lead's session goes, and the lock with it
+                self._drop = False
+                self._connect()
+            with self._state:
+                held = self.generation
+            if held is not None:
+                self._conn.execute("SELECT 1")
+                with self._state:
+                    if self.generation == held:
+                        self._confirmed = time.monotonic()
+                return
+            got = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()[0]
+            if not got:
+                return
             try:
-                if self._conn is None or self._conn.closed or self._conn.broken:
-                    self._connect()
-                if self.generation is not None:
-                    self._conn.execute("SELECT 1")
-                    self._confirmed = time.monotonic()
-                    return
-                got = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()[0]
-                if not got:
-                    return
-                try:
-                    self.generation = self.store.take_lead(self.holder)
-                except StoreError as exc:
-                    log.error("got the leader lock but cannot record the new generation: %s", exc)
-                    self._conn.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_KEY,))
-                    return
+                generation = self.store.take_lead(self.holder)
+            except StoreError as exc:
+                log.error("got the leader lock but cannot record the new generation: %s", exc)
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_KEY,))
+                return
+            with self._state:
+                self.generation = generation
                 self._confirmed = time.monotonic()
-            except psycopg.Error as exc:
+        except psycopg.Error as exc:
+            with self._state:
                 if self.generation is not None:
                     self._lose(f"the connection holding the lead failed: {str(exc).strip()}")
                 else:
                     log.warning("standby: cannot reach %s: %s", redact(self.url), str(exc).strip())
-                self._close()
-                return
-        log.warning("leading from now on (generation %d, %s)", self.generation, self.holder)
+            self._close()
+            return
+        log.warning("leading from now on (generation %d, %s)", generation, self.holder)
         self.on_change(True)
 
     def _connect(self) -> None:
@@ -169,10 +185,12 @@ class PgLeadership:
             self._conn.execute(f"SET {name} = {int(value)}")
 
     def _lose(self, why: str) -> None:
+        """Called with ``_state`` held: from now on :meth:`token` is ``None``; the leadership thread
+        closes the session (releasing the lock if the server still holds it) on its next round."""
         log.error("no longer leading (generation %s): %s; the engine stops before any further xCAT command",
                   self.generation, why)
         self.generation = None
-        self._close()
+        self._drop = True
         threading.Thread(target=self.on_change, args=(False,), daemon=True).start()
 
     def _close(self) -> None:
