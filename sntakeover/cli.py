@@ -184,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_prune(sub)
 
+    from .storecli import register as register_store
+
+    register_store(sub)
+
     sp = sub.add_parser("demo", help="run a takeover on a simulated 64-node cluster and print the result")
     sp.add_argument("--nodes", type=int, default=64)
     sp.add_argument("--sns", default="sn1,sn2,sn3,sn4")

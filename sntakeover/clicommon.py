@@ -36,10 +36,10 @@ def endpoint(args: argparse.Namespace) -> str:
 
 def open_store(args: argparse.Namespace):
     """The store, read-only (commands never write it: the daemon owns it)."""
-    from .store import Store
+    from .store import Store, store_exists
 
     cfg = load_config(args)
-    if not cfg.store_path.exists():
+    if not store_exists(cfg.store_path):
         raise SntakeoverError(f"no store at {cfg.store_path} (has the daemon ever run with this configuration?)")
     return Store(cfg.store_path, readonly=True)
 

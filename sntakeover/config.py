@@ -57,8 +57,12 @@ class Config:
         return self.data["daemon"]["endpoint"] or f"ipc://{self.runtime_dir / 'intake.sock'}"
 
     @property
-    def store_path(self) -> Path:
-        return Path(self.data["daemon"]["store"] or self.state_dir / "sntakeover.db")
+    def store_path(self) -> Path | str:
+        """The SQLite file, or the ``postgresql://`` URL as given."""
+        value = self.data["daemon"]["store"]
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        return Path(value or self.state_dir / "sntakeover.db")
 
     def adapter_options(self, source: str) -> dict[str, Any]:
         return dict(self.data["adapters"].get(source, {}))

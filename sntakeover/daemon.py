@@ -25,6 +25,7 @@ from .config import Config, check_options
 from .engine import Engine
 from .errors import AlreadyRunning
 from .intakeloop import IntakeLoop
+from .leader import SoleLeadership, make_leadership
 from .outbox import Notifier
 from .plugins import Hooks, get_plugin_manager, plugin_names
 from .preflight import missing_commands
@@ -128,6 +129,7 @@ class Daemon:
         self.intake_loop: IntakeLoop | None = None
         self._pruner: threading.Thread | None = None
         self.tally: Tally | None = None
+        self.leadership: Any = SoleLeadership()
         self.metrics: Any = None
         self.metrics_error = ""
         self.service = Service(self)
@@ -146,7 +148,8 @@ class Daemon:
             "pid": os.getpid(),
             "uptime": round(time.time() - self.started, 1),
             "endpoint": self.config.endpoint,
-            "store": str(self.config.store_path),
+            "store": str(st),
+            "leadership": self.leadership.describe(),
             "paused": {"by": pause.by, "since": pause.since, "reason": pause.reason} if pause else None,
             "breaker": {"since": breaker.since, "reason": breaker.reason} if breaker else None,
             "maintenance": [{"servicenode": m.servicenode, "until": m.until, "by": m.by, "reason": m.reason}
@@ -226,7 +229,14 @@ class Daemon:
             self.hooks.observe = self.tally.observe_hook
             self.engine = Engine(self.config, self.store, self.hooks, self.runner)
             self.engine.heartbeat = self.service.heartbeat
+            # PostgreSQL: every daemon takes intake, the lock holder alone drives incidents
+            self.leadership = make_leadership(path, self.store, self.config.get("ha", "takeover_within"),
+                                              on_change=lambda leading: self.engine.wake())
+            if self.store.dialect == "postgresql":  # SQLite: the state directory's lock makes one daemon
+                self.store.fencing = self.leadership.token
+            self.engine.leading = self.leadership.leading
             self.notifier = Notifier(self.config, notifier_store, self.hooks, self.runner)
+            self.notifier.leading = self.leadership.leading
             intake = CountingIntake(self.config, self.intake_store, self.validators, self.hooks,
                                     on_stored=Coalesce(self.engine.wake, APPLY_DELAY), status=self.status,
                                     control=self.engine.control)
@@ -241,14 +251,16 @@ class Daemon:
             self.tally.start()
             self._start_metrics()
             self.notifier.start()
+            self.leadership.start()
             self.engine.start()
             self._start_pruner(notifier_store)
             log.info("sntakeover %s listening on %s (store %s, %d unfinished incident(s) to resume)",
-                     __version__, self.config.endpoint, self.config.store_path, pending)
+                     __version__, self.config.endpoint, self.store, pending)
             if not self._stop.is_set():
                 self.intake_loop.run()
             self.service.notify.stopping("stopping")
             self.engine.stop(timeout=STOP_GRACE)
+            self.leadership.stop()
             self.notifier.stop(timeout=5.0)
             log.info("stopped")
             return 0

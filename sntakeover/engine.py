@@ -25,7 +25,7 @@ from typing import Any, Callable
 from .clock import after, now
 from .config import Config
 from .context import Context
-from .errors import Abort, Retry
+from .errors import Abort, Retry, StaleLeader
 from .gates import Gates
 from .model import Incident, State
 from .outbox import enqueue_event_recorded, enqueue_notify
@@ -60,6 +60,8 @@ class Engine(Steps):
         self._hurry = threading.Event()
         #: called after every round of the engine loop (the service's watchdog ping)
         self.heartbeat: Callable[[], None] = lambda: None
+        #: whether this daemon drives incidents (see :mod:`sntakeover.leader`); a standby only takes intake
+        self.leading: Callable[[], bool] = lambda: True
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -101,8 +103,9 @@ class Engine(Steps):
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.apply_pending()
-                self.schedule()
+                if self.leading():
+                    self.apply_pending()
+                    self.schedule()
             except Exception:  # noqa: BLE001 - the loop must survive; next round retries
                 log.exception("engine loop error")
             self.heartbeat()
@@ -140,6 +143,7 @@ class Engine(Steps):
             # transition, an xCAT command) puts this apply on disk first, WAL being
             # written in order. One fsync fewer per batch, on the intake's disk.
             self._apply_store = Store(self.store.path, synchronous="NORMAL", checkpoint=self.store.checkpoints)
+            self._apply_store.fencing = self.store.fencing
         store = self._apply_store
         recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
 
@@ -151,6 +155,7 @@ class Engine(Steps):
             closed: dict[int, tuple[State, str]] = {}
             held: set[str] = set()
             with store.tx() as db:
+                store.check_fencing(db)
                 for seq, event in pending:
                     if event.servicenode in held:
                         continue
@@ -225,18 +230,20 @@ class Engine(Steps):
             self.run_incident(iid)
         except Superseded as exc:
             log.info("incident %d: %s", iid, exc)
+        except StaleLeader as exc:
+            log.warning("incident %d left to the leader: %s", iid, exc)
         except Exception as exc:  # noqa: BLE001 - a plugin bug fails the incident, not the daemon
             log.exception("incident %d failed", iid)
             who = getattr(exc, "plugin", None)
             where = f" in plugin {who}" if who else ""
             try:
                 self.move(iid, None, State.FAILED, f"internal error{where}: {type(exc).__name__}: {exc}")
-            except Superseded:
+            except (Superseded, StaleLeader):
                 pass
 
     def run_incident(self, iid: int) -> None:
         """Run steps while the incident is due; return when it waits, ends or the daemon stops."""
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self.leading():
             row = self.store.incident(iid)
             if row is None:
                 return
@@ -294,9 +301,12 @@ class Engine(Steps):
         return self.store.incident_view(row)
 
     def move(self, iid: int, expect: State | None, to: State, reason: str, *, waiting: str = "",
-             wake_at: str | None = None) -> None:
-        """Compare-and-set transition; raises :class:`Superseded` if the state changed under us."""
+             wake_at: str | None = None, fenced: bool = True) -> None:
+        """Compare-and-set transition; raises :class:`Superseded` if the state changed under us,
+        :class:`StaleLeader` if another daemon leads now (``fenced=False``: a human's verb)."""
         with self.store.tx() as db:
+            if fenced:
+                self.store.check_fencing(db)
             row = db.execute("SELECT state, closed FROM incidents WHERE id = ?", (iid,)).fetchone()
             current = State(row["state"])
             if row["closed"] is not None or (expect is not None and current != expect):

@@ -42,6 +42,10 @@ class StoreError(SntakeoverError):
     """The durable store could not be opened or written."""
 
 
+class StaleLeader(StoreError):
+    """The store refused an xCAT command: another daemon has taken the lead (a newer fencing token)."""
+
+
 class AlreadyRunning(SntakeoverError):
     """Another daemon already owns the lock for this endpoint/state directory."""
 

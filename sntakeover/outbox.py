@@ -93,6 +93,8 @@ class Notifier:
         self._wake = threading.Event()
         self._lanes: list[threading.Thread] = []
         self._busy: dict[str, threading.Thread] = {}  # plugin -> a call that outlived its timeout
+        #: whether this daemon delivers (the leader does; see :mod:`sntakeover.leader`)
+        self.leading: Any = lambda: True
 
     def start(self) -> Notifier:
         plugins = self.hooks.notification_plugins()
@@ -123,7 +125,7 @@ class Notifier:
     def _lane(self, plugin: str, hooks: set[str]) -> None:
         while not self._stop.is_set():
             try:
-                done = self._drain(plugin, hooks)
+                done = self._drain(plugin, hooks) if self.leading() else 0
             except _Stopping:
                 return
             except Exception:  # noqa: BLE001 - a lane logs and goes on (devpi's subscriber does too)

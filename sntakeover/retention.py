@@ -20,7 +20,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .store import Store
+from .errors import StoreError
+from .store import Store, store_exists
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from .config import load
 
     cfg = load(args.config)
-    if not cfg.store_path.exists():
+    if not store_exists(cfg.store_path):
         print(f"sntakeover prune: no store at {cfg.store_path}", file=sys.stderr)
         return 1
     r = cfg["retention"]
@@ -74,7 +75,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     events_days = r["events_days"] if args.events_days is None else args.events_days
     try:
         counts = prune(Store(cfg.store_path), raw_days=raw_days, events_days=events_days, dry_run=args.dry_run)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, StoreError) as exc:
         print(f"sntakeover prune: {exc}", file=sys.stderr)
         return 1
     verb = "would remove" if args.dry_run else "removed"

@@ -1,4 +1,4 @@
-"""Durable store: one SQLite file in WAL mode.
+"""Durable store: one SQLite file in WAL mode, or a PostgreSQL database (:mod:`sntakeover.pgstore`).
 
 Tables: ``events`` (every accepted event, unique on its id, with a
 ``processed`` flag so an acknowledged event that was not yet applied is applied
@@ -16,7 +16,8 @@ its own connection: WAL lets one writer and any number of readers work at once,
 and a writer waits for another (busy timeout) instead of sharing one lock.
 ``outbox`` holds notifications for plugins (see :mod:`sntakeover.outbox`).
 The database and its ``-wal``/``-shm`` files are made 0640, also when they
-already existed.
+already existed (:mod:`sntakeover.storefiles`). The schema and its versions are
+:mod:`sntakeover.storeschema`'s.
 """
 
 from __future__ import annotations
@@ -25,198 +26,59 @@ import json
 import logging
 import os
 import sqlite3
-import stat
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .clock import now
-from .errors import StoreError
+from .errors import StaleLeader, StoreError
 from .model import Event, Incident, NodeProgress, NodeVerdict, State
+from .pgstore import PgConnection, is_url, redact
+from .storefiles import BUSY_TIMEOUT, FILE_MODE, store_exists, tighten, tighten_store_files, write_lock
+from .storeschema import SCHEMA_VERSION, migrate as migrate_schema, stored_version
+
+__all__ = ["FILE_MODE", "SCHEMA_VERSION", "Store", "StaleLeader", "store_exists", "tighten", "tighten_store_files"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
-
-DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    servicenode TEXT NOT NULL,
-    received TEXT NOT NULL,
-    body TEXT NOT NULL,
-    processed INTEGER NOT NULL DEFAULT 0,
-    incident_id INTEGER,
-    outcome TEXT
-);
-CREATE INDEX IF NOT EXISTS events_pending ON events(processed) WHERE processed = 0;
-CREATE TABLE IF NOT EXISTS raw (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    received TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    event_ids TEXT NOT NULL DEFAULT '[]'
-);
-CREATE TABLE IF NOT EXISTS incidents (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    servicenode TEXT NOT NULL,
-    state TEXT NOT NULL,
-    opened TEXT NOT NULL,
-    updated TEXT NOT NULL,
-    closed TEXT,
-    reason TEXT NOT NULL DEFAULT '',
-    requested INTEGER NOT NULL DEFAULT 0,
-    nodes TEXT NOT NULL DEFAULT '[]',
-    plan TEXT
-);
-CREATE INDEX IF NOT EXISTS incidents_sn ON incidents(servicenode, id);
-CREATE UNIQUE INDEX IF NOT EXISTS one_open_incident ON incidents(servicenode) WHERE closed IS NULL;
-CREATE TABLE IF NOT EXISTS timeline (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    time TEXT NOT NULL,
-    from_state TEXT,
-    to_state TEXT,
-    reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS timeline_incident ON timeline(incident_id);
-CREATE TABLE IF NOT EXISTS nodes (
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    node TEXT NOT NULL,
-    source TEXT NOT NULL,
-    backup TEXT NOT NULL,
-    status TEXT NOT NULL,
-    detail TEXT NOT NULL DEFAULT '',
-    updated TEXT NOT NULL,
-    PRIMARY KEY (incident_id, node)
-);
-CREATE TABLE IF NOT EXISTS verdicts (
-    incident_id INTEGER NOT NULL REFERENCES incidents(id),
-    node TEXT NOT NULL,
-    verifier TEXT NOT NULL,
-    ok INTEGER,
-    detail TEXT NOT NULL DEFAULT '',
-    time TEXT NOT NULL,
-    PRIMARY KEY (incident_id, node, verifier)
-);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    hook TEXT NOT NULL,
-    created TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox_cursor (
-    plugin TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outbox_failures (
-    seq INTEGER NOT NULL,
-    plugin TEXT NOT NULL,
-    time TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    error TEXT NOT NULL,
-    PRIMARY KEY (seq, plugin)
-);
-CREATE TABLE IF NOT EXISTS commands (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id INTEGER,
-    started TEXT NOT NULL,
-    argv TEXT NOT NULL,
-    pid INTEGER,
-    rc INTEGER,
-    timed_out INTEGER,
-    duration REAL,
-    stdout TEXT,
-    stderr TEXT
-);
-CREATE TABLE IF NOT EXISTS controls (
-    key TEXT PRIMARY KEY,          -- 'pause', 'breaker'
-    value TEXT NOT NULL,           -- JSON
-    since TEXT NOT NULL,
-    by TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS maintenance (
-    servicenode TEXT PRIMARY KEY,
-    until TEXT NOT NULL,
-    since TEXT NOT NULL,
-    by TEXT NOT NULL DEFAULT '',
-    reason TEXT NOT NULL DEFAULT ''
-);
-"""
-
-#: columns added to existing tables after version 1 (table, column, declaration);
-#: an older store gets them with ALTER TABLE when it is opened
-ADDED_COLUMNS = (
-    ("incidents", "committed", "TEXT"),  # when fencing or moving began: from then on the takeover completes
-    ("incidents", "wake_at", "TEXT"),  # when the engine looks at the incident again (NULL = now)
-    ("incidents", "waiting", "TEXT NOT NULL DEFAULT ''"),  # what it waits for, in plain words
-    ("incidents", "evidence", "TEXT NOT NULL DEFAULT '{}'"),  # confirmation rounds, retries, re-probe requests
-    ("incidents", "approvals", "TEXT NOT NULL DEFAULT '[]'"),  # gates a human approved: [{gate, by, time, comment}]
-    ("incidents", "fenced", "TEXT"),  # how the SN was fenced (NULL = not yet)
-    ("incidents", "escalated", "TEXT"),  # last reminder sent while waiting
-    ("nodes", "moved", "TEXT"),  # when the takeover ran for this node (hold-down counts from here)
-    ("commands", "tag", "TEXT"),  # put in the command's environment: finds its process after a restart
-)
-
-#: permission bits the store files may have (owner rw, group r)
-FILE_MODE = 0o640
-BUSY_TIMEOUT = 30.0
-
-
-def tighten(path: Path, allowed: int) -> None:
-    """Remove permission bits outside ``allowed`` from a file or directory we own."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return
-    mode = stat.S_IMODE(st.st_mode)
-    if st.st_uid == os.getuid() and mode & ~allowed:
-        os.chmod(path, mode & allowed)
-
-
-def tighten_store_files(path: Path) -> None:
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        tighten(p, FILE_MODE)
-
-
-_WRITE_LOCKS: dict[str, threading.Lock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-def write_lock(path: Path) -> threading.Lock:
-    """One lock per database file and process, taken around write transactions only.
-
-    SQLite allows one writer at a time anyway; waiting on this lock wakes the
-    next writer as soon as the previous one commits, where SQLite's busy
-    handler would sleep and poll (up to 100 ms a try). Readers never take it.
-    """
-    key = str(path.resolve())
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(key, threading.Lock())
-
-
-
 class Store:
-    """Thread-safe access to the SQLite store (one connection, one lock)."""
+    """Thread-safe access to the store: one connection, one lock.
+
+    ``path`` is an SQLite file, or a ``postgresql://`` URL (:mod:`sntakeover.pgstore`):
+    the same schema, statements and behaviour on either.
+    """
 
     def __init__(self, path: str | Path, *, readonly: bool = False, synchronous: str = "FULL",
-                 checkpoint: bool = True) -> None:
+                 checkpoint: bool = True, migrate: bool | None = None) -> None:
         """Open (and create) the store.
 
         :param synchronous: ``FULL`` (every commit is on disk when it returns) or
             ``NORMAL`` (for a connection whose commits may be redone after a
             crash: the engine's event apply; the next FULL commit of any
             connection makes them durable too, WAL being one file written in order).
+            PostgreSQL commits are always durable (``synchronous_commit`` of the server).
         :param checkpoint: ``False`` turns automatic WAL checkpoints off on this
             connection (they run inside a commit); then someone must call
             :meth:`checkpoint` (the daemon does, every second).
+        :param migrate: bring an older schema to :data:`SCHEMA_VERSION` when opening.
+            ``None``: an SQLite file (one daemon's) is migrated, a shared PostgreSQL
+            database only when it is empty; an older one is refused until
+            ``sntakeover store migrate`` has run (daemons of both versions may share it).
         """
-        self.path = Path(path)
+        self.dialect = "postgresql" if is_url(path) else "sqlite"
+        self.path: Any = str(path) if self.dialect == "postgresql" else Path(path)
         self.checkpoints = checkpoint
         self._lock = threading.RLock()
+        #: set by the daemon's leader election: returns the fencing token this process holds
+        #: (``None`` = not the leader); :meth:`command_started` checks it against the store's
+        self.fencing: Callable[[], int | None] | None = None
+        if self.dialect == "postgresql":
+            self._write = threading.Lock()
+            self.db: Any = PgConnection(self.path, readonly=readonly)
+            if not readonly:
+                self._open_schema(False if migrate is None else migrate)
+            return
         self._write = write_lock(self.path)
         try:
             if readonly:
@@ -234,29 +96,63 @@ class Store:
                 if not checkpoint:
                     self.db.execute("PRAGMA wal_autocheckpoint=0")
                 self.db.execute("PRAGMA foreign_keys=ON")
-                self.db.executescript(DDL)
-                self._add_columns()
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', lower(hex(randomblob(6))))")
+                self.db.row_factory = sqlite3.Row
+                self._open_schema(True if migrate is None else migrate)
                 tighten_store_files(self.path)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         self.db.row_factory = sqlite3.Row
 
-    def _add_columns(self) -> None:
-        for table, column, decl in ADDED_COLUMNS:
-            have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in have:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    def __str__(self) -> str:
+        return redact(self.path) if self.dialect == "postgresql" else str(self.path)
+
+    def _open_schema(self, migrate: bool) -> None:
+        """Check the schema version; create or migrate it (see :mod:`sntakeover.storeschema`)."""
+        version = self.schema_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"store {self} has schema version {version}, newer than this sntakeover's "
+                             f"({SCHEMA_VERSION}): upgrade sntakeover")
+        if version == SCHEMA_VERSION:
+            with self.tx() as db:  # columns of this version added in place, as ever
+                migrate_schema(db, self.dialect)
+            return
+        if version is not None and not migrate:
+            raise StoreError(f"store {self} has schema version {version}, older than this sntakeover's "
+                             f"({SCHEMA_VERSION}): run `sntakeover store migrate` first")
+        self.migrate()
+
+    def schema_version(self) -> int | None:
+        with self._lock:
+            if self.dialect == "postgresql":
+                self.db.ensure()
+            return stored_version(self.db, self.dialect)
+
+    def migrate(self) -> tuple[int | None, int]:
+        """Bring the schema to :data:`SCHEMA_VERSION`; returns (version before, version now)."""
+        with self.tx() as db:
+            before, after = migrate_schema(db, self.dialect)
+        if before != after:
+            log.info("store %s: schema version %s -> %d", self, before if before is not None else "(new)", after)
+        return before, after
 
     def close(self) -> None:
         with self._lock:
             self.db.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """An immediate write transaction, committed on success."""
+    def tx(self) -> Iterator[Any]:
+        """An immediate write transaction, committed on success (writers follow one another)."""
         with self._lock, self._write:
+            if self.dialect == "postgresql":
+                self.db.begin()
+                try:
+                    yield self.db
+                except BaseException:
+                    self.db.rollback()
+                    raise
+                else:
+                    self.db.commit()
+                return
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
@@ -271,12 +167,17 @@ class Store:
 
         The daemon's connections leave automatic checkpoints off (they would run
         inside a writer's commit, holding up the intake) and a thread calls this.
+        Nothing to do on PostgreSQL (the server checkpoints).
         """
+        if self.dialect == "postgresql":
+            return
         with self._lock:
             self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def query(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, args: Any = ()) -> list[Any]:
         with self._lock:
+            if self.dialect == "postgresql":
+                self.db.ensure()
             return self.db.execute(sql, args).fetchall()
 
     # -- events ------------------------------------------------------------------
@@ -310,7 +211,8 @@ class Store:
         return out
 
     def pending_events(self, limit: int = -1) -> list[tuple[int, Event]]:
-        rows = self.query("SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq LIMIT ?", (limit,))
+        sql = "SELECT seq, body FROM events WHERE processed = 0 ORDER BY seq"
+        rows = self.query(sql + " LIMIT ?", (limit,)) if limit >= 0 else self.query(sql)
         return [(r["seq"], Event.from_dict(json.loads(r["body"]))) for r in rows]
 
     def mark_processed(self, db: sqlite3.Connection, seq: int, incident_id: int | None, outcome: str) -> None:
@@ -441,6 +343,7 @@ class Store:
         """Store the plan and the per-node rows ``(node, source, backup, status, detail)``."""
         t = now()
         with self.tx() as db:
+            self.check_fencing(db)
             db.execute("UPDATE incidents SET plan = ?, updated = ? WHERE id = ?", (json.dumps(plan_dict), t, iid))
             for node, source, backup, status, detail in node_rows:
                 db.execute(
@@ -454,6 +357,7 @@ class Store:
         """Set ``(status, detail)`` per node; ``moved`` also stamps the time the takeover ran for them."""
         t = now()
         with self.tx() as db:
+            self.check_fencing(db)
             for node, (status, detail) in verdicts.items():
                 db.execute(
                     "UPDATE nodes SET status = ?, detail = ?, updated = ?" + (", moved = ?" if moved else "")
@@ -480,6 +384,7 @@ class Store:
         """Store each verifier's verdict per node (a later round replaces an earlier one)."""
         t = now()
         with self.tx() as db:
+            self.check_fencing(db)
             for v in verdicts:
                 db.execute(
                     "INSERT INTO verdicts (incident_id, node, verifier, ok, detail, time) VALUES (?,?,?,?,?,?)"
@@ -540,14 +445,45 @@ class Store:
         daemon died before it could write the pid.
         """
         with self.tx() as db:
+            generation = self.check_fencing(db)
             cur = db.execute(
-                "INSERT INTO commands (incident_id, started, argv) VALUES (?,?,?)", (iid, now(), json.dumps(argv))
+                "INSERT INTO commands (incident_id, started, argv, generation) VALUES (?,?,?,?)",
+                (iid, now(), json.dumps(argv), generation),
             )
             seq = int(cur.lastrowid)
             store_id = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
             tag = f"{store_id}-{seq}"
             db.execute("UPDATE commands SET tag = ? WHERE seq = ?", (tag, seq))
             return seq, tag
+
+    def check_fencing(self, db: Any) -> int | None:
+        """The fencing token this process holds, refused (:class:`StaleLeader`) when it is not the store's.
+
+        Runs in the transaction that records the command or outcome: a takeover commits its
+        new generation before or after it, never in between (writers follow one another).
+        """
+        if self.fencing is None:
+            return None
+        token = self.fencing()
+        current = int(db.execute("SELECT value FROM meta WHERE key = 'leader_generation'").fetchone()[0])
+        if token is None or token != current:
+            raise StaleLeader(f"refused: this daemon's leadership (generation {token}) is stale, generation "
+                              f"{current} leads now")
+        return token
+
+    def leader_generation(self) -> int:
+        return int(self.query("SELECT value FROM meta WHERE key = 'leader_generation'")[0][0])
+
+    def take_lead(self, holder: str) -> int:
+        """Start a new leadership: increment the fencing token; returns the new generation."""
+        with self.tx() as db:
+            gen = int(db.execute("SELECT value FROM meta WHERE key = 'leader_generation'").fetchone()[0]) + 1
+            db.execute("UPDATE meta SET value = ? WHERE key = 'leader_generation'", (str(gen),))
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('leader', '')")
+            db.execute("UPDATE meta SET value = ? WHERE key = 'leader'", (json.dumps({"holder": holder,
+                                                                                      "generation": gen,
+                                                                                      "since": now()}),))
+        return gen
 
     def command_pid(self, seq: int, pid: int) -> None:
         with self.tx() as db:

@@ -66,3 +66,33 @@ def adapt():
         return [e.to_dict() for e in intake.adapt(source, payload, options or {})]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for the whole session (skipped without one, failed under
+    SNTAKEOVER_REQUIRE_REAL_TOOLS=1)."""
+    import os
+
+    from pgserver import PgServer, pg_bin
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        psycopg = None
+    if pg_bin() is None or psycopg is None:
+        what = "psycopg 3" if psycopg is None else "PostgreSQL's initdb/pg_ctl"
+        if os.environ.get("SNTAKEOVER_REQUIRE_REAL_TOOLS"):
+            pytest.fail(f"{what} not installed")
+        pytest.skip(f"{what} not installed")
+    server = PgServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path: Path):
+    """A fresh store location of each kind: an SQLite file, a database on the test PostgreSQL."""
+    if request.param == "sqlite":
+        return tmp_path / "store.db"
+    return request.getfixturevalue("pg_server").database()

@@ -80,7 +80,8 @@ class Sim:
 class DaemonProc:
     """``sntakeover serve`` as a real child process with its own config and store."""
 
-    def __init__(self, tmp_path: Path, sim: Sim | None, extra: str = "", xcat: str = "") -> None:
+    def __init__(self, tmp_path: Path, sim: Sim | None, extra: str = "", xcat: str = "", store: str = "") -> None:
+        self.store_location = store or tmp_path / "state" / "sntakeover.db"
         self.rundir = Path(tempfile.mkdtemp(prefix="snt-"))  # short: ipc paths are limited to ~107 bytes
         self.tmp = tmp_path
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
@@ -94,6 +95,7 @@ class DaemonProc:
 state_dir = "{tmp_path}/state"
 runtime_dir = "{self.rundir}/run"
 log_level = "debug"
+{f'store = "{store}"' if store else ""}
 [xcat]
 {path}
 command_timeout = 120.0
@@ -125,7 +127,7 @@ command_timeout = 120.0
         return self.request({"v": 1, "op": "raw", "source": source, "payload": payload})
 
     def store(self) -> Store:
-        return Store(self.tmp / "state" / "sntakeover.db", readonly=True)
+        return Store(self.store_location, readonly=True)
 
     def incident_for(self, sn: str) -> dict[str, Any] | None:
         s = self.store()
