@@ -80,7 +80,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"sntakeover send: {exc}", file=sys.stderr)
         return exitcodes.USAGE
     try:
-        reply = send_event(ev, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries)
+        reply = send_event(ev, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries,
+                           keys=clicommon.client_keys(args))
     except NoDaemon as exc:
         print(f"sntakeover send: {exc}; the event was NOT delivered", file=sys.stderr)
         return exitcodes.NO_DAEMON
@@ -198,10 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("rest", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_sim)
 
-    from . import cli_control, cli_records, hookcli
+    from . import cli_control, cli_keys, cli_records, hookcli
 
     cli_records.register(sub, common)
     cli_control.register(sub, common)
+    cli_keys.register(sub, common)
     hookcli.register(sub)
     return p
 

@@ -16,7 +16,7 @@ import socket
 import sys
 from typing import Any
 
-from .clicommon import endpoint, load_config
+from .clicommon import client_keys, endpoint, load_config
 from .exitcodes import FAILED as EXIT_FAIL
 from .exitcodes import NO_DAEMON as EXIT_NODAEMON
 from .exitcodes import OK as EXIT_OK
@@ -39,7 +39,8 @@ def _send_control(args: argparse.Namespace, name: str, **fields: Any) -> int:
     if getattr(args, "comment", None):
         req["comment"] = args.comment
     try:
-        reply = request(req, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries)
+        reply = request(req, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries,
+                        keys=client_keys(args))
     except NoDaemon as exc:
         print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
         return EXIT_NODAEMON

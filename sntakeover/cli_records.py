@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from .clicommon import endpoint, load_config, open_store, since_time
+from .clicommon import client_keys, endpoint, load_config, open_store, since_time
 from .exitcodes import FAILED, NO_DAEMON, OK
 from .model import State
 
@@ -17,10 +17,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .client import NoDaemon, request
 
     try:
-        reply = request({"v": 1, "op": "status"}, endpoint=endpoint(args), timeout=args.timeout, retries=1)
+        reply = request({"v": 1, "op": "status"}, endpoint=endpoint(args), timeout=args.timeout, retries=1,
+                        keys=client_keys(args))
     except NoDaemon as exc:
         print(f"sntakeover status: {exc}", file=sys.stderr)
         return NO_DAEMON
+    if not reply.get("ok"):
+        print(f"sntakeover status: refused by the daemon: {reply.get('error')}", file=sys.stderr)
+        return FAILED
     since = getattr(args, "since", None) or since_time("24h")
     st = reply.get("status", {})
     st["recent"] = [r for r in st.get("recent", []) if (r.get("closed") or "") >= since]

@@ -51,6 +51,14 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "keepalive": (30.0, "Seconds between keepalive packets on the one reused connection."),
         "max_sessions": (8, "Commands run at once over that connection (1-8; OpenSSH allows 10 per connection)."),
     },
+    "auth": {
+        "keys_dir": ("/etc/sntakeover/keys", "tcp:// endpoint: directory of the client public keys allowed in (NAME.key, from 'sntakeover keys create NAME'); read again at every connection. The daemon refuses to start if it is unreadable or holds no key."),
+        "admins": ([], "Key names (NAME of NAME.key in keys_dir) that may also ask for 'status' and send the control verbs (approve, reject, pause, resume, breaker reset, maintenance); every other key may only send events."),
+        "server_secret": ("/etc/sntakeover/server.key_secret", "tcp:// endpoint: the daemon's own CURVE key pair (the NAME.key_secret file of 'sntakeover keys create server')."),
+        "insecure_tcp": (False, "Serve a tcp:// endpoint WITHOUT authentication (anyone who can reach it can move nodes); warned about at every start."),
+        "client_key": ("", "Commands on this host (status, send, control verbs) with a tcp:// endpoint: this client's NAME.key_secret file ($SNTAKEOVER_CLIENT_KEY, --client-key)."),
+        "server_public": ("", "Commands on this host with a tcp:// endpoint: the daemon's public key file, server.key ($SNTAKEOVER_SERVER_KEY, --server-key)."),
+    },
     "events": {
         "max_age": (900.0, "Seconds: an event whose own time is older than this when it arrives is recorded and never acted on by itself."),
         "reopen_window": (1800.0, "Seconds: events for an SN whose incident closed this recently attach to that incident (one outage, one incident) instead of opening a new one."),

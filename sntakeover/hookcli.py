@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from . import exitcodes
 from .client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadReply, NoDaemon, send_raw
+from .errors import SntakeoverError
 
 DEFAULT_ENDPOINT = "ipc:///run/sntakeover/intake.sock"
 MAX_STDIN = 1024 * 1024
@@ -57,7 +58,17 @@ def _common(timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) ->
     g.add_argument("--endpoint", default=None, help="ZeroMQ endpoint (default: $SNTAKEOVER_ENDPOINT, else %s)" % DEFAULT_ENDPOINT)
     g.add_argument("--timeout", type=float, default=timeout, help="seconds to wait per attempt (default %(default)s)")
     g.add_argument("--retries", type=int, default=retries, help="attempts in total (default %(default)s)")
+    from .clicommon import key_options
+
+    key_options(g)  # type: ignore[arg-type]
     return p
+
+
+def hook_keys(a: argparse.Namespace, endpoint: str):
+    """CURVE keys for a tcp:// endpoint: the options, else the environment (hooks read no configuration)."""
+    from .auth import client_keys
+
+    return client_keys(endpoint, getattr(a, "client_key", None), getattr(a, "server_key", None))
 
 
 def _env(*names: str) -> str | None:
@@ -307,7 +318,11 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
     except UsageError as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
     try:
-        reply = send_raw(source, payload, endpoint=endpoint, timeout=a.timeout, retries=a.retries)
+        keys = hook_keys(a, endpoint)
+    except SntakeoverError as exc:
+        return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_USAGE, a)
+    try:
+        reply = send_raw(source, payload, endpoint=endpoint, timeout=a.timeout, retries=a.retries, keys=keys)
     except NoDaemon as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_NODAEMON, a)
     except BadReply as exc:

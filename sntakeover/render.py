@@ -36,6 +36,11 @@ def render_incident(s: dict[str, Any]) -> str:
         out.append("events: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["sources"].items())))
     for a in s.get("approvals", []):
         out.append(f"approved ({a['gate']}) by {a['by']} at {a['time']}{': ' + a['comment'] if a.get('comment') else ''}")
+    if s.get("events"):
+        out += ["", "events (received, kind, id, sent with key):"]
+        for e in s["events"]:
+            key = f"key {e['sender']}" if e.get("sender") else "local (ipc)"
+            out.append(f"  {e['received']}  {e['kind']:<16} {e['id']}  {key}  {e.get('outcome') or ''}".rstrip())
     out += ["", "timeline:"]
     for t in s["timeline"]:
         arrow = f"{t['from_state'] or '-'} -> {t['to_state']}" if t["to_state"] else "note"

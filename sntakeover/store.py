@@ -159,6 +159,8 @@ ADDED_COLUMNS = (
     ("incidents", "escalated", "TEXT"),  # last reminder sent while waiting
     ("nodes", "moved", "TEXT"),  # when the takeover ran for this node (hold-down counts from here)
     ("commands", "tag", "TEXT"),  # put in the command's environment: finds its process after a restart
+    ("events", "sender", "TEXT"),  # the name of the CURVE key it came with (NULL: ipc:// or insecure tcp://)
+    ("raw", "sender", "TEXT"),
 )
 
 #: permission bits the store files may have (owner rw, group r)
@@ -528,7 +530,8 @@ class Store:
         return self.query("SELECT * FROM nodes WHERE incident_id = ? ORDER BY node", (iid,))
 
     def events_of(self, iid: int) -> list[sqlite3.Row]:
-        return self.query("SELECT seq, id, kind, received, outcome FROM events WHERE incident_id = ? ORDER BY seq", (iid,))
+        return self.query("SELECT seq, id, kind, received, outcome, sender FROM events WHERE incident_id = ? ORDER BY seq",
+                          (iid,))
 
     # -- commands ----------------------------------------------------------------
 
