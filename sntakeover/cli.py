@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from . import __version__, clicommon, exitcodes
 from .clicommon import common, endpoint, load_config, setup_logging
 from .errors import SntakeoverError
+from .printable import printable
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         return exitcodes.BAD_REPLY
     print(json.dumps(reply))
     if not reply.get("ok"):
-        print(f"sntakeover send: rejected by the daemon: {reply.get('error')}", file=sys.stderr)
+        print(printable(f"sntakeover send: rejected by the daemon: {reply.get('error')}"), file=sys.stderr)
         return exitcodes.REFUSED
     return exitcodes.OK
 
@@ -214,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.func(args) or 0)
         except SntakeoverError as exc:
-            print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
+            print(printable(f"sntakeover {args.command}: {exc}"), file=sys.stderr)
             return exitcodes.FAILED
 
     try:

@@ -21,6 +21,7 @@ from .exitcodes import FAILED as EXIT_FAIL
 from .exitcodes import NO_DAEMON as EXIT_NODAEMON
 from .exitcodes import OK as EXIT_OK
 from .exitcodes import USAGE as EXIT_USAGE
+from .printable import printable
 
 
 def whoami() -> str:
@@ -48,9 +49,9 @@ def _send_control(args: argparse.Namespace, name: str, **fields: Any) -> int:
         print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
         return BAD_REPLY
     if not reply.get("ok"):
-        print(f"sntakeover {args.command}: {reply.get('error')}", file=sys.stderr)
+        print(printable(f"sntakeover {args.command}: {reply.get('error')}"), file=sys.stderr)
         return EXIT_FAIL
-    print(reply.get("message", "done"))
+    print(printable(reply.get("message", "done")))
     return EXIT_OK
 
 

@@ -335,8 +335,10 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
     events = reply.get("events") or []
     rejected = reply.get("rejected") or []
     for item in rejected:
-        print(f"sntakeover hook {source}: item rejected by the daemon: {item.get('path')}: {item.get('error')}",
-              file=sys.stderr)
+        from .printable import printable
+
+        print(printable(f"sntakeover hook {source}: item rejected by the daemon: {item.get('path')}: "
+                        f"{item.get('error')}"), file=sys.stderr)
     if not quiet:
         if events:
             for ev in events:
@@ -351,6 +353,9 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
 
 
 def _fail(source: str, message: str, code: int, a: argparse.Namespace) -> int:
+    from .printable import printable
+
+    message = printable(message)  # the daemon's error may quote what was sent
     print(message, file=sys.stderr)
     if getattr(a, "syslog", False):
         try:

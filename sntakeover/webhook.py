@@ -397,7 +397,9 @@ def run(args: argparse.Namespace) -> int:
     from .auth import client_keys
     from .hookcli import default_endpoint
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .clicommon import setup_logging
+
+    setup_logging("info")  # one line per record, free text escaped
     try:
         if bool(args.tls_cert) != bool(args.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
