@@ -110,8 +110,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     hooks = Hooks(pm)
     for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
+    from .auth import server_setup
     from .preflight import missing_commands
 
+    server_setup(cfg)  # a tcp:// endpoint: its keys, as the daemon checks them at start (raises ConfigError)
     missing = missing_commands(cfg, hooks)
     for line in missing:
         print(f"sntakeover check-config: {line}", file=sys.stderr)

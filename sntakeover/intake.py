@@ -39,6 +39,7 @@ from jsonschema.exceptions import best_match
 from . import __version__
 from .config import Config
 from .errors import EventRejected, StoreError
+from .jsonshape import depth_exceeds, lone_surrogate, may_hold_surrogates
 from .model import Event
 from .plugins import Hooks
 from .clock import now
@@ -80,22 +81,6 @@ class Limits:
     def from_config(cls, config: Config) -> Limits:
         section = config.data.get("intake", {})
         return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
-
-
-def depth_exceeds(body: bytes, obj: Any, limit: int) -> bool:
-    """True when ``obj`` (decoded from ``body``) nests deeper than ``limit``."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False  # cannot be deeper than the number of openings
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
-    return False
 
 
 @dataclass
@@ -209,6 +194,11 @@ class Intake:
             raise EventRejected("$", f"request is not valid JSON: {exc}") from None
         if depth_exceeds(body, req, lim.max_depth):
             raise OverLimit("$", f"request nested deeper than intake.max_depth ({lim.max_depth})", "intake.max_depth")
+        if may_hold_surrogates(body):
+            where = lone_surrogate(req)
+            if where is not None:  # not a character: it could be stored, but never written as text again
+                raise EventRejected(where, "text holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not a "
+                                           "character; send the text as UTF-8")
         return req
 
     def _authorise(self, op: str, peer: str | None) -> None:

@@ -354,3 +354,17 @@ def test_alertmanager_bridge_forwards_with_its_key(daemon, keys):
             b.stop()
     assert codes == [503, 200]  # without keys no daemon answers: Alertmanager retries
     assert {e["sender"] for e in stored(d)} == {"nagios"}
+
+
+def test_check_config_checks_the_keys_of_a_tcp_endpoint(tmp_path, keys):
+    (tmp_path / "nokeys").mkdir()
+    cfg = tmp_path / "c.toml"
+    for keys_dir, code in ((tmp_path / "nokeys", 1), (keys / "keys", None)):
+        cfg.write_text(f'[daemon]\nendpoint = "tcp://127.0.0.1:5999"\n[auth]\nkeys_dir = "{keys_dir}"\n'
+                       f'server_secret = "{keys}/etc/server.key_secret"\n')
+        r = subprocess.run([sys.executable, "-m", "sntakeover", "check-config", "--config", str(cfg)],
+                           capture_output=True, text=True, timeout=60, cwd=REPO)
+        if code:
+            assert r.returncode == code and "no client key" in r.stderr
+        else:
+            assert "no client key" not in r.stderr and "auth.keys_dir" not in r.stderr
