@@ -222,8 +222,11 @@ def test_status_and_control_verbs_need_an_admin_key(daemon, keys):
     paused = cli(d, "pause", "-m", "x", keys_of=(keys, "nagios"))
     assert paused.returncode == 1 and "auth.admins" in paused.stderr
     assert cli(d, "status", keys_of=(keys, "nagios")).returncode == 1
-    forged = d.request({"v": 1, "op": "control", "action": "pause", "by": "root@mn"}, retries=1)
-    assert forged["ok"] is False
+    for action, extra in (("approve", {"incident": 1}), ("reject", {"incident": 1}), ("pause", {}), ("resume", {}),
+                          ("breaker-reset", {}), ("maintenance", {"servicenode": "sn1", "until": "2h"}),
+                          ("maintenance-end", {"servicenode": "sn1"})):
+        forged = d.request({"v": 1, "op": "control", "action": action, "by": "root@mn", **extra}, retries=1)
+        assert forged["ok"] is False and "not in auth.admins" in forged["error"], (action, forged)
     # the admin key: its name is who did it, whatever the request says
     done = cli(d, "pause", "-m", "maintenance window", keys_of=(keys, "ops"))
     assert done.returncode == 0, done.stderr
@@ -368,3 +371,14 @@ def test_check_config_checks_the_keys_of_a_tcp_endpoint(tmp_path, keys):
             assert r.returncode == code and "no client key" in r.stderr
         else:
             assert "no client key" not in r.stderr and "auth.keys_dir" not in r.stderr
+
+
+def test_sighup_reloads_the_admin_keys(daemon, keys):
+    import signal
+
+    d = tcp_daemon(daemon, keys)
+    assert d.request({"v": 1, "op": "status"}, retries=1)["ok"] is False
+    d.config.write_text(d.config.read_text().replace('admins = ["ops"]', 'admins = ["ops", "nagios"]'))
+    d.proc.send_signal(signal.SIGHUP)
+    log_has(d, "auth.admins")
+    assert d.request({"v": 1, "op": "status"}, retries=1)["ok"] is True
