@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from . import __version__, clicommon, exitcodes
 from .clicommon import common, endpoint, load_config, setup_logging
 from .errors import SntakeoverError
+from .printable import printable
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         print(f"sntakeover send: {exc}", file=sys.stderr)
         return exitcodes.USAGE
     try:
-        reply = send_event(ev, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries)
+        reply = send_event(ev, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries,
+                           keys=clicommon.client_keys(args))
     except NoDaemon as exc:
         print(f"sntakeover send: {exc}; the event was NOT delivered", file=sys.stderr)
         return exitcodes.NO_DAEMON
@@ -89,7 +91,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         return exitcodes.BAD_REPLY
     print(json.dumps(reply))
     if not reply.get("ok"):
-        print(f"sntakeover send: rejected by the daemon: {reply.get('error')}", file=sys.stderr)
+        print(printable(f"sntakeover send: rejected by the daemon: {reply.get('error')}"), file=sys.stderr)
         return exitcodes.REFUSED
     return exitcodes.OK
 
@@ -108,8 +110,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     hooks = Hooks(pm)
     for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
+    from .auth import server_setup
     from .preflight import missing_commands
 
+    server_setup(cfg)  # a tcp:// endpoint: its keys, as the daemon checks them at start (raises ConfigError)
     missing = missing_commands(cfg, hooks)
     for line in missing:
         print(f"sntakeover check-config: {line}", file=sys.stderr)
@@ -202,10 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("rest", nargs=argparse.REMAINDER)
     sp.set_defaults(func=cmd_sim)
 
-    from . import cli_control, cli_records, hookcli
+    from . import cli_control, cli_keys, cli_records, hookcli
 
     cli_records.register(sub, common)
     cli_control.register(sub, common)
+    cli_keys.register(sub, common)
     hookcli.register(sub)
     return p
 
@@ -216,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.func(args) or 0)
         except SntakeoverError as exc:
-            print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
+            print(printable(f"sntakeover {args.command}: {exc}"), file=sys.stderr)
             return exitcodes.FAILED
 
     try:

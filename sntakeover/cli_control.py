@@ -16,11 +16,12 @@ import socket
 import sys
 from typing import Any
 
-from .clicommon import endpoint, load_config
+from .clicommon import client_keys, endpoint, load_config
 from .exitcodes import FAILED as EXIT_FAIL
 from .exitcodes import NO_DAEMON as EXIT_NODAEMON
 from .exitcodes import OK as EXIT_OK
 from .exitcodes import USAGE as EXIT_USAGE
+from .printable import printable
 
 
 def whoami() -> str:
@@ -39,7 +40,8 @@ def _send_control(args: argparse.Namespace, name: str, **fields: Any) -> int:
     if getattr(args, "comment", None):
         req["comment"] = args.comment
     try:
-        reply = request(req, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries)
+        reply = request(req, endpoint=endpoint(args), timeout=args.timeout, retries=args.retries,
+                        keys=client_keys(args))
     except NoDaemon as exc:
         print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
         return EXIT_NODAEMON
@@ -47,10 +49,15 @@ def _send_control(args: argparse.Namespace, name: str, **fields: Any) -> int:
         print(f"sntakeover {args.command}: {exc}", file=sys.stderr)
         return BAD_REPLY
     if not reply.get("ok"):
-        print(f"sntakeover {args.command}: {reply.get('error')}", file=sys.stderr)
+        print(printable(f"sntakeover {args.command}: {reply.get('error')}"), file=sys.stderr)
         return EXIT_FAIL
-    print(reply.get("message", "done"))
+    print(printable(reply.get("message", "done")))
     return EXIT_OK
+
+
+def _say(text: str) -> None:
+    """One line of the plan: table values and xCAT's words in it are escaped."""
+    print(printable(text))
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
@@ -146,26 +153,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"takeover plan for {args.servicenode} (nothing is changed; strategy {strategy}, fence.policy "
           f"{out['fence']}):")
-    print(f"  {len(plan.moves)} node(s) would move, {len(plan.skipped)} would be left out")
+    _say(f"  {len(plan.moves)} node(s) would move, {len(plan.skipped)} would be left out")
     for m in plan.moves:
-        print(f"  {m.node:<16} {m.servicenode:<20} -> {m.backup}{'   (own snmove call)' if m.solo else ''}")
+        _say(f"  {m.node:<16} {m.servicenode:<20} -> {m.backup}{'   (own snmove call)' if m.solo else ''}")
     for node, why in plan.skipped.items():
-        print(f"  {node:<16} NOT MOVED: {why}")
+        _say(f"  {node:<16} NOT MOVED: {why}")
     for backup, info in backups.items():
         line = f"  backup {backup}: {info['nodes']} node(s)"
         if "healthy" in info:
             line += ("; passes the probes" if info["healthy"] else "; DOES NOT pass the probes") + f" ({info['probes']})"
         if "capacity" in info:
             line += f"; would serve {info['would_serve']} of capacity {info['capacity']}"
-        print(line)
+        _say(line)
     for w in plan.warnings:
-        print(f"  warning: {w}")
+        _say(f"  warning: {w}")
     if out["needs_approval"]:
-        print(f"  an incident this size waits for `sntakeover approve` (approval.above_nodes = {above})")
+        _say(f"  an incident this size waits for `sntakeover approve` (approval.above_nodes = {above})")
     if res is not None:
-        print("commands:")
+        _say("commands:")
         for c in res.commands:
-            print("  " + shlex.join(c))
+            _say("  " + shlex.join(c))
     return EXIT_OK
 
 

@@ -8,50 +8,60 @@ import json
 import sys
 from typing import Any
 
-from .clicommon import endpoint, load_config, open_store, since_time
+from .clicommon import client_keys, endpoint, load_config, open_store, since_time
 from .exitcodes import FAILED, NO_DAEMON, OK
 from .model import State
+from .printable import printable
+
+
+def say(text: str) -> None:
+    """Print one line of a record, its free text escaped."""
+    print(printable(text))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .client import NoDaemon, request
 
     try:
-        reply = request({"v": 1, "op": "status"}, endpoint=endpoint(args), timeout=args.timeout, retries=1)
+        reply = request({"v": 1, "op": "status"}, endpoint=endpoint(args), timeout=args.timeout, retries=1,
+                        keys=client_keys(args))
     except NoDaemon as exc:
         print(f"sntakeover status: {exc}", file=sys.stderr)
         return NO_DAEMON
+    if not reply.get("ok"):
+        print(printable(f"sntakeover status: refused by the daemon: {reply.get('error')}"), file=sys.stderr)
+        return FAILED
     since = getattr(args, "since", None) or since_time("24h")
     st = reply.get("status", {})
     st["recent"] = [r for r in st.get("recent", []) if (r.get("closed") or "") >= since]
     if getattr(args, "json", False):
         print(json.dumps(reply, indent=2))
         return OK
-    print(f"sntakeover {st.get('version')} pid {st.get('pid')} up {st.get('uptime')}s on {st.get('endpoint')}")
-    print(f"store {st.get('store')}: {st.get('events')} event(s), {st.get('events_pending')} pending")
+    say(f"sntakeover {st.get('version')} pid {st.get('pid')} up {st.get('uptime')}s on {st.get('endpoint')}")
+    say(f"store {st.get('store')}: {st.get('events')} event(s), {st.get('events_pending')} pending")
     if st.get("metrics"):
-        print(f"metrics: {st['metrics']}")
+        say(f"metrics: {st['metrics']}")
     if st.get("paused"):
         p = st["paused"]
-        print(f"PAUSED by {p['by']} since {p['since']}{': ' + p['reason'] if p.get('reason') else ''} -- nothing "
+        say(f"PAUSED by {p['by']} since {p['since']}{': ' + p['reason'] if p.get('reason') else ''} -- nothing "
               "moves until `sntakeover resume`")
     if st.get("breaker"):
         b = st["breaker"]
-        print(f"CIRCUIT BREAKER TRIPPED at {b['since']}: {b['reason']} -- `sntakeover breaker reset` when safe")
+        say(f"CIRCUIT BREAKER TRIPPED at {b['since']}: {b['reason']} -- `sntakeover breaker reset` when safe")
     for m in st.get("maintenance", []):
-        print(f"maintenance: {m['servicenode']} until {m['until']} (by {m['by']}{': ' + m['reason'] if m['reason'] else ''})")
+        say(f"maintenance: {m['servicenode']} until {m['until']} (by {m['by']}{': ' + m['reason'] if m['reason'] else ''})")
     for inc in st.get("open_incidents", []):
-        print(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']}: {inc.get('why', '')}")
+        say(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']}: {inc.get('why', '')}")
     if not st.get("open_incidents"):
-        print("  no open incident")
+        say("  no open incident")
     if st.get("recent"):
-        print(f"closed since {since[:16].replace('T', ' ')}:")
+        say(f"closed since {since[:16].replace('T', ' ')}:")
         for inc in st["recent"]:
-            print(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']} at {inc['closed']}: {inc.get('summary', '')}")
+            say(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']} at {inc['closed']}: {inc.get('summary', '')}")
     for name, why in sorted(st.get("plugin_failures", {}).items()):
-        print(f"  plugin {name} not loaded: {why}")
+        say(f"  plugin {name} not loaded: {why}")
     c = st.get("counters") or reply.get("counters", {})
-    print("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items())))
+    say("counters: " + ", ".join(f"{k}={v}" for k, v in sorted(c.items())))
     return OK
 
 

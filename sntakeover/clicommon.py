@@ -17,7 +17,11 @@ def setup_logging(level: str = "info") -> None:
     fmt = "%(levelname)s %(name)s: %(message)s"
     if not os.environ.get("JOURNAL_STREAM"):
         fmt = "%(asctime)s " + fmt
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=fmt, stream=sys.stderr, force=True)
+    from .printable import OneLineFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter(fmt))  # one line per record, whatever the text in it
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler], force=True)
 
 
 def load_config(args: argparse.Namespace):
@@ -32,6 +36,19 @@ def endpoint(args: argparse.Namespace) -> str:
     if os.environ.get("SNTAKEOVER_ENDPOINT"):
         return os.environ["SNTAKEOVER_ENDPOINT"]
     return load_config(args).endpoint
+
+
+def client_keys(args: argparse.Namespace):
+    """CURVE keys for a ``tcp://`` endpoint: ``--client-key``/``--server-key``, the environment, ``[auth]``."""
+    from .auth import client_keys as resolve
+
+    ep = endpoint(args)
+    if not ep.startswith("tcp://"):
+        return None
+    cfg = None
+    if not (getattr(args, "client_key", None) and getattr(args, "server_key", None)):
+        cfg = load_config(args)
+    return resolve(ep, getattr(args, "client_key", None), getattr(args, "server_key", None), cfg)
 
 
 def open_store(args: argparse.Namespace):
@@ -51,6 +68,17 @@ def common(sp: argparse.ArgumentParser, endpoint: bool = False) -> None:
         sp.add_argument("--endpoint", help="daemon endpoint (default: from the configuration, or $SNTAKEOVER_ENDPOINT)")
         sp.add_argument("--timeout", type=float, default=2.5, help="seconds to wait for a reply per attempt")
         sp.add_argument("--retries", type=int, default=3, help="attempts before giving up")
+        key_options(sp)
+
+
+def key_options(sp: argparse.ArgumentParser) -> None:
+    """``--client-key`` and ``--server-key``: CURVE keys for a ``tcp://`` endpoint."""
+    sp.add_argument("--client-key", metavar="FILE",
+                    help="tcp:// endpoint: this client's NAME.key_secret file (default: $SNTAKEOVER_CLIENT_KEY, "
+                         "else auth.client_key)")
+    sp.add_argument("--server-key", metavar="FILE",
+                    help="tcp:// endpoint: the daemon's public key file, server.key (default: "
+                         "$SNTAKEOVER_SERVER_KEY, else auth.server_public)")
 
 
 def quiet_on_closed_pipe(run: Callable[[], int]) -> int:

@@ -5,6 +5,9 @@ reply the socket is closed with LINGER 0 and reopened, and the same request is
 sent again, up to ``retries`` times. A reply with ``retry: true`` (a store or
 internal error: nothing was stored) is sent again the same way. Resending is
 safe because the daemon de-duplicates on the event id.
+
+``keys`` (:class:`sntakeover.auth.ClientKeys`) makes each socket a CURVE
+client, for a ``tcp://`` endpoint that requires it.
 """
 
 from __future__ import annotations
@@ -46,11 +49,13 @@ def request(
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     context: zmq.Context | None = None,
+    keys: Any = None,
 ) -> dict[str, Any]:
     """Send one request and return the decoded reply.
 
     :param timeout: seconds to wait for a reply per attempt.
     :param retries: attempts in total (at least 1).
+    :param keys: CURVE keys (:class:`sntakeover.auth.ClientKeys`) or None.
     :raises NoDaemon: no reply after all attempts.
     :raises BadReply: the reply is not a JSON object.
     """
@@ -61,6 +66,8 @@ def request(
             sock = ctx.socket(zmq.REQ)
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDTIMEO, int(timeout * 1000))
+            if keys is not None:
+                keys.apply(sock)
             try:
                 sock.connect(endpoint)
                 try:
@@ -89,7 +96,10 @@ def request(
                 log.debug("no reply from %s on attempt %d/%d", endpoint, attempt, retries)
             finally:
                 sock.close(linger=0)
-        raise NoDaemon(f"no sntakeover daemon answered on {endpoint} ({retries} attempt(s), {timeout:g}s each)")
+        from .auth import no_keys_hint
+
+        raise NoDaemon(f"no sntakeover daemon answered on {endpoint} ({retries} attempt(s), {timeout:g}s each)"
+                       + no_keys_hint(endpoint, keys))
     finally:
         if context is None:
             ctx.term()
@@ -105,7 +115,7 @@ def send_raw(source: str, payload: Any, **kw: Any) -> dict[str, Any]:
     return request({"v": 1, "op": "raw", "source": source, "payload": payload}, **kw)
 
 
-def wait_for_daemon(endpoint: str, timeout: float = 20.0, *, alive=lambda: True) -> None:
+def wait_for_daemon(endpoint: str, timeout: float = 20.0, *, alive=lambda: True, keys: Any = None) -> None:
     """Ping until the daemon answers; ``alive()`` returning False (the process died) stops early.
 
     :raises NoDaemon: no answer within ``timeout`` seconds, or the daemon is not alive.
@@ -114,7 +124,7 @@ def wait_for_daemon(endpoint: str, timeout: float = 20.0, *, alive=lambda: True)
 
     def answers() -> bool:
         try:
-            request({"v": 1, "op": "ping"}, endpoint=endpoint, timeout=0.3, retries=1)
+            request({"v": 1, "op": "ping"}, endpoint=endpoint, timeout=0.3, retries=1, keys=keys)
             return True
         except NoDaemon:
             return False

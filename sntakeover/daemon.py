@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .auth import server_setup
 from .config import Config, check_options
 from .engine import Engine
 from .errors import AlreadyRunning
@@ -187,6 +188,8 @@ class Daemon:
             self.engine.gates.config = config
         if self.notifier is not None:
             self.notifier.config = config
+        if self.intake_loop is not None:  # auth.admins, adapter options
+            self.intake_loop.intake.config = config
 
     def _start_metrics(self) -> None:
         listen = self.config.get("metrics", "listen")
@@ -215,6 +218,7 @@ class Daemon:
                 sock.unlink()
 
     def serve(self, *, install_signals: bool = True) -> int:
+        auth = server_setup(self.config)  # refuses a tcp:// endpoint without usable keys
         self._acquire()
         sys.setswitchinterval(SWITCH_INTERVAL)
         stores: list[Store] = []
@@ -241,7 +245,8 @@ class Daemon:
                                     on_stored=Coalesce(self.engine.wake, APPLY_DELAY), status=self.status,
                                     control=self.engine.control)
             intake.tally = self.tally
-            self.intake_loop = IntakeLoop(intake, self.config.endpoint,
+            intake.keyring = auth.keyring if auth else None
+            self.intake_loop = IntakeLoop(intake, self.config.endpoint, auth=auth,
                                           offload_bytes=self.config.get("intake", "offload_bytes"))
             self.intake_loop.bind()
             self.service.bound()

@@ -16,6 +16,7 @@ from typing import IO, Any, Callable
 from .clock import span
 from .exitcodes import FAILED, OK
 from .poll import PollTimeout, wait_until
+from .printable import printable
 from .progress import snapshot
 from .store import Store
 
@@ -78,7 +79,7 @@ class PlainLines:
                 self._say(counts)
 
     def _say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        print(printable(text), file=self.out, flush=True)
 
     def close(self) -> None:
         pass
@@ -118,14 +119,15 @@ def panel(s: dict[str, Any]):
     for p in s["phases"]:
         took = "" if p["seconds"] is None else f"{p['seconds']:.1f} s" if p["seconds"] < 10 else span(p["seconds"])
         table.add_row(Text(p["name"]), Text(p["status"], style=STYLE.get(p["status"], "")), Text(took),
-                      Text(p["detail"]))
+                      Text(printable(p["detail"])))
     n = s["nodes"]
     body = [table, Text(""),
             Text(f"nodes: {node_counts(n)}, {n['skipped']} left out"),
-            Text(f"summary: {s['summary']}"), Text(s["why"], style="italic"), Text("")]
+            Text(printable(f"summary: {s['summary']}")), Text(printable(s["why"]), style="italic"), Text("")]
     for t in s["timeline"]:
         arrow = f"{t['from_state'] or '-'} -> {t['to_state']}" if t["to_state"] else "note"
-        body.append(Text(f"{t['time'][11:19]}  {arrow:<26} {t['reason']}", overflow="ellipsis", no_wrap=True))
+        body.append(Text(printable(f"{t['time'][11:19]}  {arrow:<26} {t['reason']}"), overflow="ellipsis",
+                         no_wrap=True))
     from rich.console import Group
 
     title = Text.assemble(f"incident {s['id']} · {s['servicenode']} · ", (s["state"], end_style),
@@ -170,5 +172,5 @@ def follow(store: Store, target: str | None, *, out: IO[str] | None = None, live
         return FAILED
     view.close()
     for s in final:
-        print(f"incident {s['id']} ended {s['state']}: {s['summary']}", file=out, flush=True)
+        print(printable(f"incident {s['id']} ended {s['state']}: {s['summary']}"), file=out, flush=True)
     return OK if all(s["state"] == "done" for s in final) else FAILED

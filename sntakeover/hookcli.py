@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from . import exitcodes
 from .client import DEFAULT_ENDPOINT, DEFAULT_RETRIES, DEFAULT_TIMEOUT, BadReply, NoDaemon, default_endpoint, send_raw
+from .errors import SntakeoverError
 
 MAX_STDIN = 1024 * 1024
 EXIT_OK, EXIT_USAGE, EXIT_NODAEMON, EXIT_REJECTED, EXIT_BADREPLY = (exitcodes.OK, exitcodes.USAGE, exitcodes.NO_DAEMON,
@@ -52,7 +53,17 @@ def _common(timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) ->
     g.add_argument("--endpoint", default=None, help="ZeroMQ endpoint (default: $SNTAKEOVER_ENDPOINT, else %s)" % DEFAULT_ENDPOINT)
     g.add_argument("--timeout", type=float, default=timeout, help="seconds to wait per attempt (default %(default)s)")
     g.add_argument("--retries", type=int, default=retries, help="attempts in total (default %(default)s)")
+    from .clicommon import key_options
+
+    key_options(g)  # type: ignore[arg-type]
     return p
+
+
+def hook_keys(a: argparse.Namespace, endpoint: str):
+    """CURVE keys for a tcp:// endpoint: the options, else the environment (hooks read no configuration)."""
+    from .auth import client_keys
+
+    return client_keys(endpoint, getattr(a, "client_key", None), getattr(a, "server_key", None))
 
 
 def _env(*names: str) -> str | None:
@@ -302,7 +313,11 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
     except UsageError as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
     try:
-        reply = send_raw(source, payload, endpoint=endpoint, timeout=a.timeout, retries=a.retries)
+        keys = hook_keys(a, endpoint)
+    except SntakeoverError as exc:
+        return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_USAGE, a)
+    try:
+        reply = send_raw(source, payload, endpoint=endpoint, timeout=a.timeout, retries=a.retries, keys=keys)
     except NoDaemon as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}; the {source} event was NOT delivered", EXIT_NODAEMON, a)
     except BadReply as exc:
@@ -315,8 +330,10 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
     events = reply.get("events") or []
     rejected = reply.get("rejected") or []
     for item in rejected:
-        print(f"sntakeover hook {source}: item rejected by the daemon: {item.get('path')}: {item.get('error')}",
-              file=sys.stderr)
+        from .printable import printable
+
+        print(printable(f"sntakeover hook {source}: item rejected by the daemon: {item.get('path')}: "
+                        f"{item.get('error')}"), file=sys.stderr)
     if not quiet:
         if events:
             for ev in events:
@@ -331,6 +348,9 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
 
 
 def _fail(source: str, message: str, code: int, a: argparse.Namespace) -> int:
+    from .printable import printable
+
+    message = printable(message)  # the daemon's error may quote what was sent
     print(message, file=sys.stderr)
     if getattr(a, "syslog", False):
         try:

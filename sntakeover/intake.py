@@ -12,6 +12,13 @@ Replies: ``{"ok": true, ...}`` after the commit; ``{"ok": false, "error":
 a configured limit was exceeded); ``"retry": true`` for a store or internal
 error, so the sender tries again (nothing was stored).
 
+On a ``tcp://`` endpoint with CURVE every request comes with the name of the
+client's key (``peer``): it is recorded on each event (``events.sender``), a key
+removed from ``auth.keys_dir`` is refused, and only the keys in ``auth.admins``
+may ask for ``status`` or send ``control`` requests (whose ``by`` is then the
+key's name, not what the sender says). Without a peer (``ipc://``, whose
+directory permissions decide who connects) every request is allowed.
+
 A raw payload whose schema names an item list (``"x-sntakeover-items":
 "alerts"``) is judged per item: the good items are stored, each bad one is
 reported in ``rejected`` with its path (``$.payload.alerts[1].labels``).
@@ -32,6 +39,7 @@ from jsonschema.exceptions import best_match
 from . import __version__
 from .config import Config
 from .errors import EventRejected, StoreError
+from .jsonshape import depth_exceeds, lone_surrogate, may_hold_surrogates
 from .model import Event
 from .plugins import Hooks
 from .clock import now
@@ -75,22 +83,6 @@ class Limits:
         return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
 
 
-def depth_exceeds(body: bytes, obj: Any, limit: int) -> bool:
-    """True when ``obj`` (decoded from ``body``) nests deeper than ``limit``."""
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False  # cannot be deeper than the number of openings
-    stack: list[tuple[Any, int]] = [(obj, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
-    return False
-
-
 @dataclass
 class Work:
     """One request on its way: answered at once (``reply``) or waiting for the commit."""
@@ -102,6 +94,7 @@ class Work:
     rejected: list[EventRejected] = field(default_factory=list)
     children: list[Work] = field(default_factory=list)
     results: list[bool] = field(default_factory=list)  # duplicate flag per event, after the commit
+    peer: str | None = None  # the name of the client's CURVE key
 
     @property
     def needs_commit(self) -> bool:
@@ -133,6 +126,8 @@ class Intake:
         self.status = status
         self.control = control
         self.limits = Limits.from_config(config)
+        #: the allowed keys (:class:`sntakeover.auth.KeyRing`) when the endpoint uses CURVE
+        self.keyring: Any = None
         self.counters: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -149,20 +144,23 @@ class Intake:
 
     # -- one request, start to finish (tests, tools) --------------------------------
 
-    def handle(self, body: bytes) -> dict[str, Any]:
-        work = self.prepare(body)
+    def handle(self, body: bytes, peer: str | None = None) -> dict[str, Any]:
+        work = self.prepare(body, peer=peer)
         if work.needs_commit:
             self.commit([work])
         return self.finish(work)
 
     # -- prepare: decode, limits, schemas, adapters (no store) ----------------------
 
-    def prepare(self, body: bytes) -> Work:
-        """Turn one request body into a :class:`Work`; never raises."""
+    def prepare(self, body: bytes, peer: str | None = None) -> Work:
+        """Turn one request body (from the key named ``peer``) into a :class:`Work`; never raises."""
         self.count("requests")
         try:
+            if self.keyring is not None and (peer is None or not self.keyring.allows(peer)):
+                self.count("auth_refused")
+                raise EventRejected("$", f"key {peer!r} is not (or no longer) in auth.keys_dir: request refused")
             req = self._decode(body)
-            return self._prepare_request(req, top=True)
+            return self._prepare_request(req, top=True, peer=peer)
         except EventRejected as exc:
             return Work(reply=self._rejection(exc))
         except Exception as exc:  # noqa: BLE001 - the daemon never crashes on input
@@ -196,11 +194,25 @@ class Intake:
             raise EventRejected("$", f"request is not valid JSON: {exc}") from None
         if depth_exceeds(body, req, lim.max_depth):
             raise OverLimit("$", f"request nested deeper than intake.max_depth ({lim.max_depth})", "intake.max_depth")
+        if may_hold_surrogates(body):
+            where = lone_surrogate(req)
+            if where is not None:  # not a character: it could be stored, but never written as text again
+                raise EventRejected(where, "text holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not a "
+                                           "character; send the text as UTF-8")
         return req
 
-    def _prepare_request(self, req: Any, *, top: bool) -> Work:
+    def _authorise(self, op: str, peer: str | None) -> None:
+        """``status`` and ``control`` only for the keys in ``auth.admins`` (any local ipc client)."""
+        if peer is None or peer in self.config.get("auth", "admins"):
+            return
+        self.count("auth_refused")
+        raise EventRejected("$.op", f"key {peer!r} may send events but not {op} requests (it is not in auth.admins)")
+
+    def _prepare_request(self, req: Any, *, top: bool, peer: str | None = None) -> Work:
         self.validators.validate("request.v1", _envelope(req))
         op = req["op"]
+        if op in ("status", "control"):
+            self._authorise(op, peer)
         if op == "ping":
             return Work(op, reply={"ok": True, "pong": True, "version": __version__})
         if op == "status":
@@ -211,11 +223,19 @@ class Intake:
             if self.control is None:
                 return Work(op, reply={"ok": False, "error": "this daemon takes no control requests"})
             self.count("control")
+            if peer is not None:  # who did it is the key, not what the sender says
+                req = {**req, "by": peer}
             return Work(op, reply=self.control(req))
         if op == "event":
-            return self._prepare_event(req["event"])
-        if op == "raw":
-            return self._prepare_raw(req["source"], req["payload"])
+            work = self._prepare_event(req["event"])
+        elif op == "raw":
+            work = self._prepare_raw(req["source"], req["payload"])
+        else:
+            return self._prepare_batch(req, top=top, peer=peer)
+        work.peer = peer
+        return work
+
+    def _prepare_batch(self, req: dict[str, Any], *, top: bool, peer: str | None) -> Work:
         # batch: each request answered on its own, in order
         if not top:
             raise EventRejected("$.op", "a batch cannot hold another batch")
@@ -227,7 +247,7 @@ class Intake:
         children = []
         for sub in reqs:
             try:
-                children.append(self._prepare_request(sub, top=False))
+                children.append(self._prepare_request(sub, top=False, peer=peer))
             except EventRejected as exc:
                 children.append(Work(reply=self._rejection(exc)))
             except Exception as exc:  # noqa: BLE001 - one bad request never fails its neighbours
@@ -353,11 +373,12 @@ class Intake:
         try:
             with self.store.tx() as db:
                 for w in writes:
-                    w.results = [self._insert(db, e, received) for e in w.events]
+                    w.results = [self._insert(db, e, received, w.peer) for e in w.events]
                     if w.raw is not None:
                         db.execute(
-                            "INSERT INTO raw (source, received, payload, event_ids) VALUES (?,?,?,?)",
-                            (w.raw[0], received, json.dumps(w.raw[1], sort_keys=True), json.dumps([e.id for e in w.events])),
+                            "INSERT INTO raw (source, received, payload, event_ids, sender) VALUES (?,?,?,?,?)",
+                            (w.raw[0], received, json.dumps(w.raw[1], sort_keys=True), json.dumps([e.id for e in w.events]),
+                             w.peer),
                         )
         except (StoreError, sqlite3.Error) as exc:  # nothing was stored: the senders must try again
             self.count("store_errors", len(writes))
@@ -381,10 +402,10 @@ class Intake:
             self.on_stored()
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, event: Event, received: str) -> bool:
+    def _insert(db: sqlite3.Connection, event: Event, received: str, sender: str | None = None) -> bool:
         cur = db.execute(
-            "INSERT OR IGNORE INTO events (id, kind, servicenode, received, body) VALUES (?,?,?,?,?)",
-            (event.id, event.kind, event.servicenode, received, json.dumps(event.to_dict(), sort_keys=True)),
+            "INSERT OR IGNORE INTO events (id, kind, servicenode, received, body, sender) VALUES (?,?,?,?,?,?)",
+            (event.id, event.kind, event.servicenode, received, json.dumps(event.to_dict(), sort_keys=True), sender),
         )
         return cur.rowcount == 0
 
@@ -392,12 +413,13 @@ class Intake:
         if w.op == "event":
             e = w.events[0]
             if log.isEnabledFor(logging.INFO):
-                log.info("event %s (%s %s) %s", e.id, e.kind, e.servicenode, "duplicate" if w.results[0] else "stored")
+                log.info("event %s (%s %s) %s%s", e.id, e.kind, e.servicenode, "duplicate" if w.results[0] else "stored",
+                         f" from key {w.peer}" if w.peer else "")
             return {"ok": True, "id": e.id, "duplicate": w.results[0]}
         dups = sum(w.results)
         assert w.raw is not None
-        log.info("raw %s payload: %d event(s), %d new, %d rejected", w.raw[0], len(w.events),
-                 len(w.events) - dups, len(w.rejected))
+        log.info("raw %s payload%s: %d event(s), %d new, %d rejected", w.raw[0],
+                 f" from key {w.peer}" if w.peer else "", len(w.events), len(w.events) - dups, len(w.rejected))
         reply: dict[str, Any] = {"ok": True, "events": [{"id": e.id, "duplicate": d} for e, d in zip(w.events, w.results)]}
         if w.rejected:
             reply["rejected"] = [_item(r) for r in w.rejected]

@@ -14,6 +14,11 @@ Two threads, each owning its own sockets (one owner per socket):
   hands the prepared request back (a queue plus a wake-up on an ``inproc``
   socket) to be committed with the next group.
 
+On a ``tcp://`` endpoint with CURVE (:mod:`sntakeover.auth`) the ZAP handler
+runs before the ROUTER binds, each request carries the name of the client's key
+(the frame's ``User-Id``) to :meth:`Intake.prepare`, and failed handshakes (no
+key, a wrong server key) are logged from the socket's monitor.
+
 ZeroMQ's own MAXMSGSIZE is set well above ``intake.max_message``: a request
 over the configured limit still gets an answer (``ok: false`` naming the
 limit) instead of a dropped connection.
@@ -29,20 +34,31 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Any
 
 import zmq
 
+from .auth import ServerAuth, ZapHandler
 from .errors import SntakeoverError
 from .intake import Intake, Work
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 200
+#: seconds during which a repeated refused-handshake message is counted instead of logged again
+#: (a client with a wrong key reconnects every 100 ms)
+REFUSED_LOG_EVERY = 10.0
 #: requests taken from the ROUTER in one round before replies are forwarded again
 DRAIN = 1000
 _STOP = object()
 _SNDMORE = int(zmq.SNDMORE)
+_HANDSHAKE_FAILED = zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+_PROTOCOL_ERRORS = {
+    zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "the client offered no CURVE key (mechanism mismatch)",
+    zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "the client's keys do not match (a wrong server key?)",
+    zmq.PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE: "the CURVE key exchange failed",
+}
 
 
 def zmq_ceiling(max_message: int) -> int:
@@ -61,8 +77,12 @@ class IntakeLoop:
     """
 
     def __init__(self, intake: Intake, endpoint: str, *, offload_bytes: int = 65536,
-                 context: zmq.Context | None = None) -> None:
+                 context: zmq.Context | None = None, auth: ServerAuth | None = None) -> None:
         self.intake = intake
+        self.auth = auth
+        self._zap: ZapHandler | None = None
+        self._monitor: zmq.Socket | None = None
+        self._refusals: dict[str, tuple[float, int]] = {}  # message -> (last logged, refusals since)
         self.requested_endpoint = endpoint
         self.endpoint = endpoint
         self.offload_bytes = offload_bytes
@@ -86,10 +106,21 @@ class IntakeLoop:
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         sock.setsockopt(zmq.MAXMSGSIZE, zmq_ceiling(self.intake.limits.max_message))
         sock.setsockopt(zmq.SNDTIMEO, 1000)
+        if self.auth is not None:
+            # the ZAP handler answers before anything can connect: without it libzmq lets every key in
+            self._zap = ZapHandler(self.ctx, self.auth.keyring, on_refused=lambda: self.intake.count("auth_refused"))
+            try:
+                self._zap.start()
+            except SntakeoverError:
+                sock.close(linger=0)
+                raise
+            self.auth.apply(sock)
+            self._monitor = sock.get_monitor_socket(_HANDSHAKE_FAILED)
         old_umask = os.umask(0o007)
         try:
             sock.bind(self.requested_endpoint)
         except zmq.ZMQError as exc:
+            self._close_auth()
             sock.close(linger=0)
             raise SntakeoverError(f"cannot bind {self.requested_endpoint}: {exc}") from exc
         finally:
@@ -131,6 +162,8 @@ class IntakeLoop:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(pull, zmq.POLLIN)
+        if self._monitor is not None:
+            poller.register(self._monitor, zmq.POLLIN)
         try:
             while not self._stop.is_set():
                 ready = dict(poller.poll(POLL_MS))
@@ -141,6 +174,8 @@ class IntakeLoop:
                     self._take(sock, group)
                 if group:
                     self._commit(sock, group)
+                if self._monitor is not None and self._monitor in ready:
+                    self._handshakes()
             # finish what was accepted: the heavy thread's last request is committed too
             self._heavy.put(_STOP)
             while heavy.is_alive() or self._done:
@@ -155,25 +190,66 @@ class IntakeLoop:
                     break
         finally:
             pull.close(linger=0)
+            self._close_auth(sock)
             sock.close(linger=1000)
             self._sock = self._pull = None
             if self._own_ctx and not heavy.is_alive():
                 self.ctx.term()
+
+    def _close_auth(self, sock: zmq.Socket | None = None) -> None:
+        if self._monitor is not None:
+            if sock is not None:
+                sock.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
+        if self._zap is not None:
+            self._zap.stop()
+            self._zap = None
+
+    def _handshakes(self) -> None:
+        """Log each refused handshake the socket's monitor reports (nothing of it reaches the intake)."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        assert self._monitor is not None
+        while self._monitor.poll(0, zmq.POLLIN):
+            msg = recv_monitor_message(self._monitor)
+            if msg["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                continue  # the ZAP handler refused it and logged why
+            self.intake.count("auth_refused")
+            if msg["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:  # the value is an errno
+                why = (f"the handshake failed ({os.strerror(msg['value'])}): a client without CURVE keys, or one "
+                       "that gave up")
+            else:
+                why = _PROTOCOL_ERRORS.get(msg["value"], f"protocol error {msg['value']:#x}")
+            last, since = self._refusals.get(why, (0.0, 0))
+            t = time.monotonic()
+            if t - last < REFUSED_LOG_EVERY:
+                self._refusals[why] = (last, since + 1)
+                continue
+            self._refusals[why] = (t, 0)
+            more = f" ({since} more since the last such message)" if since else ""
+            log.warning("refused a connection on %s: %s%s", self.endpoint, why, more)
 
     def _take(self, sock: zmq.Socket, group: list[tuple[list[bytes], Work]]) -> None:
         """Take every waiting request; answer at once what needs no write, group the rest."""
         for _ in range(DRAIN):
             if not sock.poll(0, zmq.POLLIN):
                 break
-            frames = sock.recv_multipart()
+            peer = None
+            if self.auth is None:
+                frames = sock.recv_multipart()
+            else:  # the last frame carries the name of the key the ZAP handler let in
+                parts = sock.recv_multipart(copy=False)
+                peer = parts[-1].get("User-Id")
+                frames = [p.bytes for p in parts]
             if len(frames) < 2:
                 self.intake.count("malformed")
                 continue
             envelope, body = frames[:-1], frames[-1]
             if len(body) > self.offload_bytes:
-                self._heavy.put((envelope, body))
+                self._heavy.put((envelope, body, peer))
                 continue
-            work = self.intake.prepare(body)
+            work = self.intake.prepare(body, peer=peer)
             if work.needs_commit:
                 group.append((envelope, work))
             else:
@@ -215,8 +291,8 @@ class IntakeLoop:
                 item = self._heavy.get()
                 if item is _STOP:
                     return
-                envelope, body = item
-                self._done.append((envelope, self.intake.prepare(body)))
+                envelope, body, peer = item
+                self._done.append((envelope, self.intake.prepare(body, peer=peer)))
                 wake.send(b"")
         finally:
             wake.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .noderange import natural_sorted, shorten
+from .printable import printable
 from .oneline import summary_line
 from .model import Incident, State
 
@@ -82,14 +83,18 @@ def show_command(incident: Incident) -> str:
 
 
 def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
-    """Everything a notifier sends, as a JSON-ready dict; ``subject``, ``line`` and ``text`` are ready to print."""
+    """Everything a notifier sends, as a JSON-ready dict; ``subject``, ``line`` and ``text`` are ready to print.
+
+    Free text (the reason may quote an event's detail) is escaped: each line of ``text`` is one
+    line, and no control character reaches a terminal, a mail reader or syslog.
+    """
     p = incident.progress
     sn, to, frm = incident.servicenode, transition["to"], transition.get("from")
-    reason = " ".join(str(transition.get("reason") or "").split())
+    reason = printable(str(transition.get("reason") or "").strip())
     waiting = waiting_for(incident, to)
     counts = f"{len(p.moved)} moved, {len(p.failed)} failed"
-    subject = f"sntakeover: {sn} {to} ({counts}) - incident {incident.id}"
-    line1 = summary(incident, transition)
+    subject = printable(f"sntakeover: {sn} {to} ({counts}) - incident {incident.id}")
+    line1 = printable(summary(incident, transition))
     text = [f"Service node {sn}: incident {incident.id} is {to}" + (f" (was {frm})" if frm else "") + ".",
             f"Summary: {line1}",
             f"Why: {reason}" if reason else "",
@@ -99,7 +104,7 @@ def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
             f"Nodes left out: {len(p.skipped)} ({names(p.skipped)})" if p.skipped else "",
             f"Waiting for: {waiting}",
             f"Details: {show_command(incident)}"]
-    line = (f"incident {incident.id} {sn} {frm or '-'} -> {to}: {line1}; waiting for: {waiting}; "
+    line = printable(f"incident {incident.id} {sn} {frm or '-'} -> {to}: {line1}; waiting for: {waiting}; "
             f"run: {show_command(incident)}" + (f"; {reason[:200]}" if reason else ""))
     return {
         "version": 1,
@@ -118,5 +123,5 @@ def message(incident: Incident, transition: dict[str, Any]) -> dict[str, Any]:
         "show": show_command(incident),
         "subject": subject,
         "line": line,
-        "text": "\n".join(t for t in text if t) + "\n",
+        "text": "\n".join(printable(t) for t in text if t) + "\n",
     }

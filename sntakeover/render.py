@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from .noderange import shorten
+from .printable import printable
 
 
 def argv_text(argv: list[str]) -> str:
@@ -26,7 +27,10 @@ def duration_text(seconds: float | None) -> str:
 
 
 def render_incident(s: dict[str, Any]) -> str:
-    """``sntakeover show ID``: the summary line, the timeline, the xCAT commands, the nodes."""
+    """``sntakeover show ID``: the summary line, the timeline, the xCAT commands, the nodes.
+
+    Each line is one record: free text in it is escaped (:func:`sntakeover.printable.printable`).
+    """
     out = [f"incident {s['id']}  service node {s['servicenode']}  state {s['state']}",
            f"opened {s['opened']}  closed {s['closed'] or '-'}",
            f"summary: {s['summary']}" if s.get("summary") else "",
@@ -36,6 +40,11 @@ def render_incident(s: dict[str, Any]) -> str:
         out.append("events: " + ", ".join(f"{k} x{v}" for k, v in sorted(s["sources"].items())))
     for a in s.get("approvals", []):
         out.append(f"approved ({a['gate']}) by {a['by']} at {a['time']}{': ' + a['comment'] if a.get('comment') else ''}")
+    if s.get("events"):
+        out += ["", "events (received, kind, id, sent with key):"]
+        for e in s["events"]:
+            key = f"key {e['sender']}" if e.get("sender") else "local (ipc)"
+            out.append(f"  {e['received']}  {e['kind']:<16} {e['id']}  {key}  {e.get('outcome') or ''}".rstrip())
     out += ["", "timeline:"]
     for t in s["timeline"]:
         arrow = f"{t['from_state'] or '-'} -> {t['to_state']}" if t["to_state"] else "note"
@@ -54,9 +63,9 @@ def render_incident(s: dict[str, Any]) -> str:
         out += ["", "nodes: " + "; ".join(f"{len(v)} {k}: {shorten(v, 120)}" for k, v in sorted(by.items()))]
         for n in s["nodes"]:
             out.append(f"  {n['node']:<14} {n['source']} -> {n['backup'] or '-':<10} {n['status']:<10} {n['detail']}")
-    return "\n".join(out)
+    return "\n".join(printable(line) for line in out)
 
 
 def incident_row(r: Any, line: str) -> str:
     """One line of ``sntakeover incidents``."""
-    return f"{r['id']:>5}  {r['servicenode']:<12} {r['state']:<17} {r['opened']}  {line}"
+    return printable(f"{r['id']:>5}  {r['servicenode']:<12} {r['state']:<17} {r['opened']}  {line}")

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 #: keys a SIGHUP changes in the running daemon: they only say how to log, whom to tell, and how long
 #: to wait before looking again -- never what an incident in flight decides
 RELOADABLE = frozenset({
-    "daemon.log_level",
+    "daemon.log_level", "auth.admins",
     "confirm.interval", "confirm.timeout", "backup.recheck", "approval.timeout",
     "engine.escalate_every", "engine.retry_delay", "verify.interval",
 })

@@ -433,7 +433,8 @@ class Store:
         return self.query("SELECT * FROM nodes WHERE incident_id = ? ORDER BY node", (iid,))
 
     def events_of(self, iid: int) -> list[sqlite3.Row]:
-        return self.query("SELECT seq, id, kind, received, outcome FROM events WHERE incident_id = ? ORDER BY seq", (iid,))
+        return self.query("SELECT seq, id, kind, received, outcome, sender FROM events WHERE incident_id = ? ORDER BY seq",
+                          (iid,))
 
     # -- commands ----------------------------------------------------------------
 

@@ -10,6 +10,8 @@ Versions:
    added whenever a store is opened for writing.
 2. ``commands.generation`` (the fencing token of the leader that ran the
    command) and ``meta.leader_generation``.
+3. ``events.sender`` and ``raw.sender``: the name of the CURVE key a request
+   came with.
 
 :func:`migrate` brings any older store to :data:`SCHEMA_VERSION` in one
 transaction; it is idempotent.
@@ -21,7 +23,7 @@ import re
 from typing import Any
 
 #: the schema version this code reads and writes
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 DDL = """
@@ -145,6 +147,8 @@ ADDED_COLUMNS = (
     ("nodes", "moved", "TEXT"),  # when the takeover ran for this node (hold-down counts from here)
     ("commands", "tag", "TEXT"),  # put in the command's environment: finds its process after a restart
     ("commands", "generation", "INTEGER"),  # the leader's fencing token when the command was recorded (version 2)
+    ("events", "sender", "TEXT"),  # the name of the CURVE key it came with, NULL: ipc:// or insecure tcp:// (version 3)
+    ("raw", "sender", "TEXT"),
 )
 
 

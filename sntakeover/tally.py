@@ -160,8 +160,8 @@ class CountingIntake(Intake):
 
     tally: Tally | None = None
 
-    def prepare(self, body: bytes) -> Work:
-        work = super().prepare(body)
+    def prepare(self, body: bytes, peer: str | None = None) -> Work:
+        work = super().prepare(body, peer=peer)
         if work.reply is not None and not work.events and work.raw is None and len(body) <= 65536:
             work.source = source_of(body)  # type: ignore[attr-defined] # refused before it was read
         return work

@@ -70,6 +70,7 @@ class Settings:
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         read_timeout: float = 30.0,
         no_auth: bool = False,
+        keys: Any = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
@@ -80,6 +81,7 @@ class Settings:
         self.max_connections = max_connections
         self.read_timeout = read_timeout
         self.no_auth = no_auth
+        self.keys = keys  # CURVE keys (sntakeover.auth.ClientKeys) for a tcp:// endpoint
 
     def check(self) -> None:
         """Refuse to run open to anyone unless that was asked for explicitly."""
@@ -104,6 +106,8 @@ class Forwarder:
     def _socket(self) -> zmq.asyncio.Socket:
         sock = self.ctx.socket(zmq.REQ)
         sock.setsockopt(zmq.LINGER, 0)
+        if self.s.keys is not None:
+            self.s.keys.apply(sock)
         sock.connect(self.s.endpoint)
         return sock
 
@@ -389,14 +393,19 @@ def _secret(path: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .auth import client_keys
     from .client import default_endpoint
+    from .errors import SntakeoverError
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from .clicommon import setup_logging
+
+    setup_logging("info")  # one line per record, free text escaped
     try:
         if bool(args.tls_cert) != bool(args.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
+        endpoint = args.endpoint or default_endpoint()
         settings = Settings(
-            endpoint=args.endpoint or default_endpoint(),
+            endpoint=endpoint,
             timeout=args.timeout,
             retries=args.retries,
             token=_secret(args.token_file) if args.token_file else None,
@@ -404,11 +413,12 @@ def run(args: argparse.Namespace) -> int:
             max_body=args.max_body,
             max_connections=args.max_connections,
             no_auth=args.no_auth,
+            keys=client_keys(endpoint, args.client_key, args.server_key),
         )
         bridge = Bridge(settings)
         host, port = parse_listen(args.listen)
         tls = tls_context(args.tls_cert, args.tls_key) if args.tls_cert else None
-    except (OSError, ValueError, ssl.SSLError) as exc:
+    except (OSError, ValueError, ssl.SSLError, SntakeoverError) as exc:
         print(f"sntakeover webhook: {exc}", file=sys.stderr)
         return 2
     if settings.no_auth:

@@ -84,6 +84,7 @@ class DaemonProc:
         self.store_location = store or tmp_path / "state" / "sntakeover.db"
         self.rundir = Path(tempfile.mkdtemp(prefix="snt-"))  # short: ipc paths are limited to ~107 bytes
         self.tmp = tmp_path
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.endpoint = f"ipc://{self.rundir}/run/intake.sock"
         self.config = tmp_path / "config.toml"
         path = f'path = ["{sim.bin}"]' if sim else ""
@@ -102,6 +103,7 @@ command_timeout = 120.0
 {xcat}{tail}{extra}
 """)
         self.proc: subprocess.Popen | None = None
+        self.keys: Any = None  # CURVE client keys (sntakeover.auth.ClientKeys) for a tcp:// endpoint
         self.logfile = tmp_path / "daemon.log"
 
     def start(self, wait: bool = True, env: dict[str, str] | None = None) -> DaemonProc:
@@ -112,13 +114,13 @@ command_timeout = 120.0
         )
         if wait:
             try:
-                wait_for_daemon(self.endpoint, alive=lambda: self.proc.poll() is None)
+                wait_for_daemon(self.endpoint, alive=lambda: self.proc.poll() is None, keys=self.keys)
             except NoDaemon:
                 raise RuntimeError("daemon did not start:\n" + self.logfile.read_text()) from None
         return self
 
     def request(self, req: dict[str, Any], timeout: float = 5.0, retries: int = 2) -> dict[str, Any]:
-        return request(req, endpoint=self.endpoint, timeout=timeout, retries=retries)
+        return request(req, endpoint=self.endpoint, timeout=timeout, retries=retries, keys=self.keys)
 
     def send(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.request({"v": 1, "op": "event", "event": event})
