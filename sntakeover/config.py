@@ -100,7 +100,7 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "strategy": ("fast", "Takeover strategy: 'fast' (snmove -i, then snmove's node-side steps fanned out), "
                      "'snmove' (one run per backup SN) or 'parallel' (several at once)."),
         "parallel": (8, "Concurrent snmove runs per backup SN for the 'parallel' strategy."),
-        "fast_width": (16, "xCAT commands the 'fast' strategy runs at once (per-node AIX bootlist, niminit)."),
+        "fast_width": (16, "xCAT commands the 'fast' strategy runs at once (AIX bootlist groups, per-node niminit)."),
         "dry_run": (False, "Plan and record the exact commands, change nothing."),
         "snmove_timeout": (3600.0, "Seconds one snmove run may take."),
         "batch_size": (0, "Nodes per snmove call; 0 = all nodes of one backup in one call."),

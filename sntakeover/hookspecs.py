@@ -202,6 +202,24 @@ def sntakeover_takeover(
     """
 
 
+@hookspec(firstresult=True)
+def sntakeover_node_steps(strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
+    """Decision hook: run the node-side steps of the takeover again, never the database move.
+
+    ``sntakeover retry ID`` calls it for the nodes that failed verification: the
+    database already names their backup, and their nodes need ``/etc/xcatinfo``,
+    the default route, the bootlist and the postscripts as the strategy sets them.
+
+    :param strategy: ``takeover.strategy``.
+    :param incident: the incident (``retrying``).
+    :param plan: the nodes to retry, as planned (``NodeMove.xcatmaster`` is each
+        node's xcatmaster from before the move).
+    :param ctx: the incident's context.
+    :returns: a :class:`~sntakeover.model.TakeoverResult` (commands, exit code,
+        per-node errors), or ``None`` for a ``strategy`` that is not this plugin's.
+    """
+
+
 @hookspec
 def sntakeover_verify(
     incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]

@@ -129,6 +129,9 @@ class Hooks:
         return self._first(self.pm.hook.sntakeover_takeover, strategy=strategy, incident=incident, plan=plan,
                            ctx=ctx, dry_run=dry_run)
 
+    def node_steps(self, strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
+        return self._first(self.pm.hook.sntakeover_node_steps, strategy=strategy, incident=incident, plan=plan, ctx=ctx)
+
     # collecting hook: every verifier, each isolated
     def verify(self, incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]) -> list[NodeVerdict]:
         """Every verifier's verdicts, each named (``NodeVerdict.verifier``).

@@ -29,6 +29,7 @@ from .clock import age, after, now, span
 from .confirm import load_rounds, monitor_votes, streak, tally
 from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
 from .model import Incident, Plan, State
+from .retry import RetrySteps
 from .verdicts import combine
 from .xcatdb import live_servicenodes
 
@@ -48,7 +49,7 @@ def groups_text(plan: Plan) -> str:
     return ", ".join(f"{len(v)} -> {k}" for k, v in sorted(plan.by_backup().items())) or "none"
 
 
-class Steps:
+class Steps(RetrySteps):
     """Mixed into :class:`sntakeover.engine.Engine`; one method per state."""
 
     # -- before anything changes ------------------------------------------------------

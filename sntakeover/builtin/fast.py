@@ -138,6 +138,37 @@ def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     return _with_errors(result(STRATEGY, runs + charged, ignored), skipped)
 
 
+#: strategies whose nodes get snmove's node-side steps (plain snmove runs them itself, so
+#: :func:`node_side`, which leaves the same end state, retries them for all three)
+NODE_SIDE_STRATEGIES = (STRATEGY, "snmove", "parallel")
+
+
+@hookimpl
+def sntakeover_node_steps(strategy, incident, plan, ctx):
+    """snmove's node-side steps again for nodes already on their backup in the database."""
+    if strategy not in NODE_SIDE_STRATEGIES:
+        return None
+    try:
+        facts = ns.read_facts(ctx, plan, ctx.config.get("takeover", "destn"))
+        moved = ns.read_moved(ctx, plan)
+    except ns.FactsUnavailable as exc:
+        return TakeoverResult(STRATEGY, (), 1, errors=(f"node-side steps not run: {exc}",))
+    why = ns.refuse_reason(facts)
+    if why:
+        return TakeoverResult(STRATEGY, (), 1, errors=(f"node-side steps not run: {why}",))
+    # the AIX route rule compares a node's default route with its xcatmaster from before the
+    # move: the database holds the new one now, the stored plan the old one
+    for m in plan.moves:
+        if m.xcatmaster and m.node in facts.nodes:
+            facts.nodes[m.node] = dataclasses.replace(facts.nodes[m.node], xcatmaster=m.xcatmaster)
+    not_moved = {m.node: f"not on {m.backup} in the database: a retry runs only the node-side steps"
+                 for m in plan.moves if m.node not in moved}
+    if not moved:
+        return _with_errors(TakeoverResult(STRATEGY, (), 1), not_moved)
+    charged, ignored, skipped = node_side(ctx, facts, moved)
+    return _with_errors(result(STRATEGY, charged, ignored), {**skipped, **not_moved})
+
+
 @hookimpl
 def sntakeover_required_commands(config):
     if config.get("takeover", "strategy") != STRATEGY:

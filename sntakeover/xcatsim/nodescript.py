@@ -9,7 +9,9 @@ that answer from that node's simulated host, the way :mod:`nodeshell` does:
 
 * ``netstat -in``, ``netstat -rn``, ``ifconfig -a``, ``hostname``: the node's own output;
 * ``bootlist``: checked as :func:`nodeshell.run_on` checks it; each call is recorded and
-  applied afterwards through :func:`nodeshell.run_on`, which must agree on its exit status.
+  applied afterwards (:func:`apply`) through :func:`nodeshell.run_on`, which must agree on
+  its exit status. The script runs outside any write transaction; only the recorded
+  changes are applied, to the hosts as they are then, so concurrent commands lose nothing.
 
 ``PATH`` is empty inside, so any other program is "not found" (exit 127), as in
 :mod:`nodeshell`. The copied ``/tmp`` file is removed by xdsh, so the host keeps no trace.
@@ -77,15 +79,18 @@ def _functions(db: Any, node: str, m: dict[str, Any], aix: bool) -> str:
     return "".join(out)
 
 
-def run_wave(db: Any, hosts: dict[str, dict[str, Any]], oses: dict[str, str], nodes: list[str],
-             script: str, args: list[str]) -> dict[str, tuple[int, list[str], list[str]]]:
-    """Run ``script args`` on each of ``nodes`` (all up); their hosts in ``hosts`` change in place.
+Ran = dict[str, tuple[int, list[str], list[str], list[str]]]
 
-    :returns: node -> (exit status, stdout lines, stderr lines).
+
+def run_wave(db: Any, hosts: dict[str, dict[str, Any]], oses: dict[str, str], nodes: list[str],
+             script: str, args: list[str]) -> Ran:
+    """Run ``script args`` on each of ``nodes`` (all up); nothing changes yet (see :func:`apply`).
+
+    :returns: node -> (exit status, stdout lines, stderr lines, recorded changing calls).
     """
     shell = shutil.which(SHELL)
     if shell is None:
-        return {n: (127, [], [f"{SHELL}: not found (the simulator runs xdsh -e scripts with {SHELL})"])
+        return {n: (127, [], [f"{SHELL}: not found (the simulator runs xdsh -e scripts with {SHELL})"], [])
                 for n in nodes}
     with tempfile.TemporaryDirectory(prefix="xdsh-e-") as tmp:
         parts = ["PATH=/nonexistent-path\n"]
@@ -106,15 +111,18 @@ def run_wave(db: Any, hosts: dict[str, dict[str, Any]], oses: dict[str, str], no
                 rc = int((base.with_suffix(".rc")).read_text().strip() or "1")
             except (OSError, ValueError):
                 rc = 1
-            out = _lines(base.with_suffix(".out"))
-            err = _lines(base.with_suffix(".err"))
-            for call in _lines(base.with_suffix(".bl")):
-                said, _, words = call.partition(" ")
-                got, _, _ = nodeshell.run_on(db, n, hosts[n], oses[n] == "AIX", "bootlist " + words)
-                if str(got) != said:
-                    raise RuntimeError(f"simulator: bootlist {words!r} on {n}: exit {said} in ksh, {got} in nodeshell")
-            results[n] = (rc, out, err)
+            results[n] = (rc, _lines(base.with_suffix(".out")), _lines(base.with_suffix(".err")),
+                          _lines(base.with_suffix(".bl")))
     return results
+
+
+def apply(db: Any, node: str, m: dict[str, Any], aix: bool, calls: list[str]) -> None:
+    """Apply the recorded ``bootlist`` calls of one node to its host ``m`` (in place)."""
+    for call in calls:
+        said, _, words = call.partition(" ")
+        got, _, _ = nodeshell.run_on(db, node, m, aix, "bootlist " + words)
+        if str(got) != said:
+            raise RuntimeError(f"simulator: bootlist {words!r} on {node}: exit {said} in ksh, {got} in nodeshell")
 
 
 def _lines(p: Path) -> list[str]:

@@ -145,7 +145,8 @@ def xdsh(ctx: Any, args: list[str]) -> None:
         if why:
             ctx.error(why, 1)
             return
-    write = execute or mutates(command)
+    # an -e script runs outside the write transaction; its recorded changes are applied after
+    write = mutates(command) and not execute
     for group in dispatch(ctx, nodes):
         failed = 0
         for wave in waves(ctx, group, write=write, fanout=fanout):
@@ -159,14 +160,17 @@ def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: boo
     hosts = db.machines(wave)
     oses = node_os(db, wave)
     failed = 0
-    ran: dict[str, tuple[int, list[str], list[str]]] = {}
+    ran: nodescript.Ran = {}
     if script is not None:
         up = [n for n in wave if machine_up(hosts.get(n))]
-        before = {n: repr(hosts[n]) for n in up}
         ran = nodescript.run_wave(db, hosts, oses, up, script[0], script[1:]) if up else {}
-        for n in up:
-            if repr(hosts[n]) != before[n]:
-                db.save_machine(n, hosts[n])
+        changing = [n for n in up if ran[n][3]]
+        if changing:
+            with db.write():
+                now = db.machines(changing)
+                for n in changing:
+                    nodescript.apply(db, n, now[n], oses[n] == "AIX", ran[n][3])
+                    db.save_machine(n, now[n])
     for n in wave:
         m = hosts.get(n)
         if m is None or not machine_up(m):
@@ -179,7 +183,7 @@ def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: boo
                 ctx.error(f"{n} remote shell had error code: 255", 1)
             continue
         if script is not None:
-            rc, out, err = ran[n]
+            rc, out, err, _ = ran[n]
         else:
             before = repr(m) if write else ""
             rc, out, err = run_on(db, n, m, oses[n] == "AIX", command)
