@@ -1,5 +1,5 @@
 """``sntakeover plan``, and the control verbs a human gives the daemon:
-``approve``, ``reject``, ``pause``, ``resume``, ``breaker``, ``maintenance``.
+``approve``, ``reject``, ``retry``, ``pause``, ``resume``, ``breaker``, ``maintenance``.
 
 ``plan`` runs here, read-only, against the live xCAT tables. The control verbs
 are requests to the daemon (it owns the store and acts on them at once); each
@@ -66,6 +66,10 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
 def cmd_reject(args: argparse.Namespace) -> int:
     return _send_control(args, "reject", incident=args.id)
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    return _send_control(args, "retry", incident=args.id)
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -188,7 +192,9 @@ def register(sub: Any, common) -> None:
 
     for name, func, what in (("approve", cmd_approve, "let a waiting incident go on (approval, unconfirmed "
                                                       "evidence, fence done by hand, rate limit, hold-down)"),
-                             ("reject", cmd_reject, "stop a waiting incident (before anything moved: cancel it)")):
+                             ("reject", cmd_reject, "stop a waiting incident (before anything moved: cancel it)"),
+                             ("retry", cmd_retry, "run the node-side steps again for the nodes of a partial incident "
+                                                  "that failed verification, then verify them (never the database move)")):
         sp = sub.add_parser(name, help=what)
         common(sp, endpoint=True)
         sp.add_argument("id", type=int, metavar="ID")

@@ -1,4 +1,4 @@
-"""Control verbs: what a human tells the daemon (``sntakeover approve/reject/pause/resume/
+"""Control verbs: what a human tells the daemon (``sntakeover approve/reject/retry/pause/resume/
 breaker reset/maintenance``).
 
 They arrive as ``op: control`` requests on the intake socket, are applied here
@@ -17,13 +17,14 @@ from . import controls
 from .clock import after, now, parse
 from .gates import APPROVABLE
 from .model import State
+from .retry import request_retry
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("approve", "reject", "pause", "resume", "breaker-reset", "maintenance", "maintenance-end")
+ACTIONS = ("approve", "reject", "retry", "pause", "resume", "breaker-reset", "maintenance", "maintenance-end")
 
 _REL = re.compile(r"^\+?(\d+(?:\.\d+)?)\s*([smhd])$")
 
@@ -55,6 +56,8 @@ def apply_control(engine: Engine, req: dict[str, Any]) -> dict[str, Any]:
     store = engine.store
     if action in ("approve", "reject"):
         return _incident_verb(engine, action, int(req["incident"]), by, comment)
+    if action == "retry":
+        return request_retry(engine, int(req["incident"]), by, comment)
     if action == "pause":
         if controls.switch_on(store, controls.PAUSE, by, reason=comment):
             _note_open(engine, f"sntakeover paused by {by}{': ' + comment if comment else ''}: nothing moves until "

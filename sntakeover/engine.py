@@ -301,15 +301,16 @@ class Engine(Steps):
         return self.store.incident_view(row)
 
     def move(self, iid: int, expect: State | None, to: State, reason: str, *, waiting: str = "",
-             wake_at: str | None = None, fenced: bool = True) -> None:
+             wake_at: str | None = None, fenced: bool = True, reopen: bool = False) -> None:
         """Compare-and-set transition; raises :class:`Superseded` if the state changed under us,
-        :class:`StaleLeader` if another daemon leads now (``fenced=False``: a human's verb)."""
+        :class:`StaleLeader` if another daemon leads now (``fenced=False``: a human's verb).
+        A closed incident moves only with ``reopen`` (``sntakeover retry``)."""
         with self.store.tx() as db:
             if fenced:
                 self.store.check_fencing(db)
             row = db.execute("SELECT state, closed FROM incidents WHERE id = ?", (iid,)).fetchone()
             current = State(row["state"])
-            if row["closed"] is not None or (expect is not None and current != expect):
+            if (row["closed"] is not None and not reopen) or (expect is not None and current != expect):
                 raise Superseded(f"is {current.value} now, not moving it to {to.value}")
             self.store.transition(iid, to, reason, db=db, waiting=waiting, wake_at=wake_at)
         self._notify(iid, current, to, reason)

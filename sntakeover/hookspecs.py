@@ -184,7 +184,7 @@ def sntakeover_fence(incident: Incident, plan: Plan, ctx: Context) -> FenceResul
 
 @hookspec(firstresult=True)
 def sntakeover_takeover(
-    strategy: str, incident: Incident, plan: Plan, ctx: Context, dry_run: bool, finish: Plan
+    strategy: str, incident: Incident, plan: Plan, ctx: Context, dry_run: bool
 ) -> TakeoverResult | None:
     """Decision hook: move the planned nodes to their backups with the named strategy.
 
@@ -193,15 +193,30 @@ def sntakeover_takeover(
 
     :param strategy: ``takeover.strategy`` (``snmove``, ``parallel``, or a plugin's own).
     :param incident: the incident.
-    :param plan: the nodes still to move (already moved ones are left out; empty when only
-        ``finish`` has nodes).
+    :param plan: the nodes still to move (already moved ones are left out).
     :param ctx: the incident's context.
     :param dry_run: change nothing; return the exact commands that would run
         in ``TakeoverResult.commands``.
-    :param finish: nodes whose database move already happened (an earlier run was
-        interrupted, e.g. the daemon was killed between ``snmove -i`` and the node-side
-        steps): do only what follows the database move for them. A strategy that cannot
-        ignores it; verification then decides for those nodes.
+    :returns: a :class:`~sntakeover.model.TakeoverResult` (commands, exit code,
+        per-node errors), or ``None`` for a ``strategy`` that is not this plugin's.
+    """
+
+
+@hookspec(firstresult=True)
+def sntakeover_node_steps(strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
+    """Decision hook: run the node-side steps of the takeover again, never the database move.
+
+    ``sntakeover retry ID`` calls it for the nodes that failed verification, and a
+    restarted daemon for the nodes an interrupted takeover moved in the database
+    only (e.g. killed between ``snmove -i`` and the node-side steps): the database
+    already names their backup, and their nodes need ``/etc/xcatinfo``, the default
+    route, the bootlist and the postscripts as the strategy sets them.
+
+    :param strategy: ``takeover.strategy``.
+    :param incident: the incident (``retrying`` or ``moving``).
+    :param plan: the nodes to retry, as planned (``NodeMove.xcatmaster`` is each
+        node's xcatmaster from before the move).
+    :param ctx: the incident's context.
     :returns: a :class:`~sntakeover.model.TakeoverResult` (commands, exit code,
         per-node errors), or ``None`` for a ``strategy`` that is not this plugin's.
     """

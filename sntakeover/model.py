@@ -30,6 +30,7 @@ class State(str, enum.Enum):
     FENCING = "fencing"  # making sure the old SN cannot come back half-alive
     MOVING = "moving"  # takeover strategy running
     VERIFYING = "verifying"  # checking every node
+    RETRYING = "retrying"  # `sntakeover retry`: the node-side steps again for the nodes that failed
     DONE = "done"  # every planned node verified on its backup
     PARTIAL = "partial"  # some nodes verified, some not
     FAILED = "failed"  # nothing (more) can be done automatically
@@ -118,7 +119,7 @@ class NodeProgress:
             b = (backups or {}).get(n)
             if b:
                 counts[b] = counts.get(b, 0) + 1
-        return cls(moved, pick("failed"), pick("planned", "waiting", "ready", "moving", "moved", "node-error"),
+        return cls(moved, pick("failed"), pick("planned", "waiting", "ready", "moving", "moved", "node-error", "retry"),
                    pick("skipped"), tuple(sorted(counts.items())))
 
 

@@ -37,6 +37,7 @@ _WAITING = {
     "fencing": "fencing of {sn}",
     "moving": "snmove to move {pending} node(s) to their backup",
     "verifying": "verification of {pending} node(s)",
+    "retrying": "the node-side steps for {pending} node(s) again",
     "done": "nothing: every planned node is verified on its backup",
     "partial": "an administrator: {failed} node(s) failed, see the node list",
     "failed": "an administrator: nothing more is done automatically",

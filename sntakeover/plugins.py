@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import pluggy
 
 from .errors import Skip
-from .model import Plan
 from .pluginload import PluginManager, load_plugins
 
 if TYPE_CHECKING:
     from .context import Context
-    from .model import Event, FenceResult, Incident, NodeVerdict, ProbeResult, TakeoverResult
+    from .model import Event, FenceResult, Incident, NodeVerdict, Plan, ProbeResult, TakeoverResult
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +124,13 @@ class Hooks:
         return self._first(self.pm.hook.sntakeover_fence, incident=incident, plan=plan, ctx=ctx)
 
     def takeover(
-        self, strategy: str, incident: Incident, plan: Plan, ctx: Context, *, dry_run: bool = False,
-        finish: Plan | None = None,
+        self, strategy: str, incident: Incident, plan: Plan, ctx: Context, *, dry_run: bool = False
     ) -> TakeoverResult | None:
         return self._first(self.pm.hook.sntakeover_takeover, strategy=strategy, incident=incident, plan=plan,
-                           ctx=ctx, dry_run=dry_run, finish=finish or Plan(()))
+                           ctx=ctx, dry_run=dry_run)
+
+    def node_steps(self, strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
+        return self._first(self.pm.hook.sntakeover_node_steps, strategy=strategy, incident=incident, plan=plan, ctx=ctx)
 
     # collecting hook: every verifier, each isolated
     def verify(self, incident: Incident, plan: Plan, ctx: Context, takeover_errors: dict[str, str]) -> list[NodeVerdict]:

@@ -27,9 +27,10 @@ PHASE_OF = {
     "detected": "confirm", "confirming": "confirm", "confirmed": "plan",
     "awaiting-approval": "wait", "awaiting-backup": "wait", "held": "wait",
     "fencing": "fence", "awaiting-fence": "fence", "moving": "move", "verifying": "verify",
+    "retrying": "move",
 }
 
-MOVED = ("moved", "node-error", "verified", "failed")
+MOVED = ("moved", "node-error", "verified", "failed", "retry")
 
 
 def _phase_times(timeline: list[Any], closed: str | None) -> dict[str, float]:

@@ -60,6 +60,7 @@ def explain(row) -> str:
         State.FENCING: f"fencing {row['servicenode']}",
         State.MOVING: "moving nodes to their backup",
         State.VERIFYING: "verifying every moved node",
+        State.RETRYING: "running the node-side steps again for the nodes that failed",
     }.get(state, state.value)
     committed = " (committed: it completes)" if row["committed"] else ""
     return f"{doing}{committed}: {row['reason']}"

@@ -29,6 +29,7 @@ from .clock import age, after, now, span
 from .confirm import load_rounds, monitor_votes, streak, tally
 from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
 from .model import Incident, Plan, State
+from .retry import RetrySteps
 from .verdicts import combine
 from .xcatdb import live_servicenodes
 
@@ -48,7 +49,7 @@ def groups_text(plan: Plan) -> str:
     return ", ".join(f"{len(v)} -> {k}" for k, v in sorted(plan.by_backup().items())) or "none"
 
 
-class Steps:
+class Steps(RetrySteps):
     """Mixed into :class:`sntakeover.engine.Engine`; one method per state."""
 
     # -- before anything changes ------------------------------------------------------
@@ -314,18 +315,33 @@ class Steps:
         if todo or already:
             self.store.set_node_status(inc.id, {n: ("moving", "") for n in todo})
             strategy = self.config.get("takeover", "strategy")
-            res = self.hooks.takeover(strategy, inc, plan.only(todo), ctx, finish=plan.only(already))
-            if res is None:
-                self.move(inc.id, State.MOVING, State.FAILED, f"no plugin implements takeover strategy {strategy!r}")
-                return
+            results = []
+            if todo:
+                res = self.hooks.takeover(strategy, inc, plan.only(todo), ctx)
+                if res is None:
+                    self.move(inc.id, State.MOVING, State.FAILED, f"no plugin implements takeover strategy {strategy!r}")
+                    return
+                results.append(res)
+            if already:
+                self.store.note(inc.id, f"running the node-side steps again for the {len(already)} node(s) already "
+                                        "moved in the database (what follows the database move may not have happened)")
+                res = self.hooks.node_steps(strategy, inc, plan.only(already), ctx)
+                if res is None:
+                    self.store.note(inc.id, f"strategy {strategy!r} cannot run only the node-side steps: verification "
+                                            f"decides for the {len(already)} node(s) already moved in the database")
+                else:
+                    results.append(res)
             status = {n: ("moved", "already on its backup") for n in already}
             status.update({n: ("moved", "") for n in todo})
-            status.update({n: ("node-error", e) for n, e in res.node_errors.items() if n in status})
+            node_errors = {n: e for res in results for n, e in res.node_errors.items() if n in status}
+            status.update({n: ("node-error", e) for n, e in node_errors.items()})
             self.store.set_node_status(inc.id, status, moved=True)
-            for err in res.errors:
-                self.store.note(inc.id, f"{res.strategy}: {err}")
-            reason = (f"{res.strategy} ran {len(res.commands)} command(s) for {len(todo) + len(already)} node(s), "
-                      f"rc={res.rc}, {len(res.node_errors)} node error(s)")
+            for res in results:
+                for err in res.errors:
+                    self.store.note(inc.id, f"{res.strategy}: {err}")
+            reason = "; ".join(f"{res.strategy} ran {len(res.commands)} command(s), rc={res.rc}" for res in results)
+            reason = (f"{reason or 'no command ran'} for {len(todo) + len(already)} node(s), "
+                      f"{len(node_errors)} node error(s)")
         self.move(inc.id, State.MOVING, State.VERIFYING, reason)
 
     def _wait_for_leftover_commands(self: Engine, iid: int) -> None:

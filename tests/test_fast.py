@@ -200,10 +200,14 @@ def test_fast_reaches_the_nodes_in_a_few_fanned_out_commands(tmp_path):
     move(plain, "snmove")
     _, res, _ = move(fast, "fast")
     node_cmds = [c for c in res.commands if c[0] != "snmove"]
-    bootlists = [c for c in node_cmds if "bootlist" in c[-1]]
-    assert sorted(c[1] for c in bootlists) == sorted(mine)  # the command names the node's own IP
-    # the rest: /etc/xcatinfo, netstat -rn, netstat -in, one route change, updatenode -s and -P
-    assert len(node_cmds) - len(bootlists) == 6, node_cmds
+    # the bootlist: one xdsh -e for the whole group (one gateway, one new server); each node
+    # picks its own address from the list, so every node's address is on it
+    [bootlist] = [c for c in node_cmds if "-e" in c]
+    assert sorted(bootlist[1].split(",")) == sorted(mine) and bootlist[3].endswith("sntakeover-bootlist")
+    ips = fast.state()["tables"]["hosts"]
+    assert sorted(bootlist[6:]) == sorted(ips[n]["ip"] for n in mine)
+    # the rest: /etc/xcatinfo, netstat -rn, one route change, updatenode -s and -P
+    assert len(node_cmds) == 6, node_cmds
     # plain snmove: at least four xdsh per node (xcatinfo, netstat -rn, netstat -in, bootlist)
     per_node = [e for e in plain.log() if e.get("via") == "snmove" and e["argv"][0] == "xdsh"]
     assert len(per_node) >= 4 * len(mine)
@@ -373,7 +377,7 @@ def test_a_daemon_killed_after_the_database_move_finishes_the_node_side_steps_on
     text = "\n".join(f"{t['to_state']}: {t['reason']}" for t in summary["timeline"])
     assert inc["state"] == "done", text
     assert len(s.calls("snmove")) == 1, s.calls("snmove")
-    assert "running snmove's node-side steps for them" in text
+    assert "running the node-side steps again for the" in text
     st = s.state()
     for n in mine:
         assert st["machines"][n]["files"]["/etc/xcatinfo"] == "XCATSERVER=10.1.0.2\n", n

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from sntakeover.builtin import nodesteps as ns
@@ -126,31 +128,23 @@ def test_file_exists_route_failure_is_ignored_like_snmove():
 
 # -- bootlist (§2.3 step 18)
 
-NI = ("{n}: Name  Mtu   Network     Address            Ipkts Ierrs    Opkts Oerrs  Coll\n"
-      "{n}: en0   1500  link#2      0.21.5e.a3.c7.2       123456     0   654321     0     0\n"
-      "{n}: {itf}   1500  10.1        {ip}           123456     0   654321     0     0\n")
-
-
-@pytest.mark.parametrize("itf,dev", [("en0", "ent0"), ("hf1", "hfi1"), ("et2", "2"), ("ib0", "ib0")])
-def test_boot_device_names(itf, dev):
-    assert ns.boot_device(itf) == dev
-
-
-def test_bootlist_one_command_per_node_with_its_own_ip():
-    moved = {"cn1": ("sn2,sn1", "10.1.0.2"), "cn3": ("sn2,sn1", "10.1.0.2"), "ln1": ("sn2,sn1", "10.1.0.2")}
-    out = NI.format(n="cn1", itf="en1", ip="10.1.1.1") + NI.format(n="cn3", itf="en0", ip="10.2.1.1")
-    cmds, skipped = ns.bootlist_commands(F, moved, out)
+def test_bootlist_one_command_per_gateway_and_server_listing_each_node_address():
+    moved = {"cn1": ("sn2,sn1", "10.1.0.2"), "cn2": ("sn2,sn1", "10.1.0.2"), "cn3": ("sn2,sn1", "10.1.0.2"),
+             "ln1": ("sn2,sn1", "10.1.0.2")}
+    cmds, skipped = ns.bootlist_commands(F, moved, "/s")
     assert cmds == [
         # <xcatmaster> gateway: the address of the node's new SN as the MN knows it
-        ["xdsh", "cn1", "/usr/bin/bootlist -m normal ent1 gateway=192.168.0.12 bserver=10.1.0.2 client=10.1.1.1 "],
-        ["xdsh", "cn3", "/usr/bin/bootlist -m normal ent0 gateway=10.2.0.254 bserver=10.1.0.2 client=10.2.1.1 "]]
+        ["xdsh", "cn1,cn2", "-e", "/s", "gateway=192.168.0.12", "bserver=10.1.0.2", "10.1.1.1", "10.1.1.2"],
+        ["xdsh", "cn3", "-e", "/s", "gateway=10.2.0.254", "bserver=10.1.0.2", "10.2.1.1"]]
     assert skipped == {}
+    # at most `chunk` nodes per command
+    cmds, _ = ns.bootlist_commands(F, moved, "/s", chunk=1)
+    assert [c[1] for c in cmds] == ["cn1", "cn2", "cn3"] and cmds[1][-1] == "10.1.1.2"
 
 
-def test_bootlist_not_sent_to_a_node_without_its_interface():
-    moved = {"cn1": ("sn2,sn1", "10.1.0.2")}
-    cmds, skipped = ns.bootlist_commands(F, moved, "")
-    assert cmds == [] and "no interface holds 10.1.1.1" in skipped["cn1"] and "no answer" in skipped["cn1"]
+def test_the_bootlist_script_is_an_executable_file(tmp_path):
+    path = ns.bootlist_script(tmp_path)
+    assert os.access(path, os.X_OK) and open(path).readline().startswith("#!/bin/ksh")
 
 
 def test_last_matching_networks_row_wins():
@@ -219,7 +213,7 @@ def test_nothing_but_addresses_and_names_reaches_a_node_shell():
     f.ips["evil"] = "10.1.0.2;reboot"
     moved = {"cn1": ("sn2,sn1", "evil"), "cn2": ("sn2,sn1", "10.1.0.2")}
     assert ns.xcatinfo_commands(f, moved)[0] == ["xdsh", "cn1", 'echo "XCATSERVER=" > /etc/xcatinfo']
-    out = NI.format(n="cn1", itf="en0", ip="10.1.1.1") + NI.format(n="cn2", itf="en0`halt`", ip="10.1.1.2")
-    cmds, skipped = ns.bootlist_commands(f, moved, out)
-    assert [c[1] for c in cmds] == ["cn1"] and "bserver= " in cmds[0][2]
-    assert "not an interface name or address" in skipped["cn2"]
+    f.nodes["cn2"] = ns.NodeFacts("10.1.1.2`halt`", "AIX", "img", "10.1.0.1", "", "")
+    cmds, skipped = ns.bootlist_commands(f, moved, "/s")
+    assert cmds == [["xdsh", "cn1", "-e", "/s", "gateway=192.168.0.12", "bserver=", "10.1.1.1"]]
+    assert "is not an address" in skipped["cn2"]

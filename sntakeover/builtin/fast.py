@@ -13,8 +13,9 @@ commands:
 3. snmove's node-side steps for the moved nodes (:mod:`~sntakeover.builtin.nodesteps`),
    each as one ``xdsh``/``updatenode`` over a whole noderange, grouped where the
    argument differs: niminit (AIX standalone nodes), ``/etc/xcatinfo`` (AIX, per new
-   server), the default route (per new gateway), the bootlist (AIX; its command names
-   the node's own IP, so one per node, ``takeover.fast_width`` at a time), then
+   server), the default route (per new gateway), the bootlist (AIX; snmove's command names
+   the node's own IP, so a script sent with ``xdsh -e`` lets each node find its address and
+   interface: one command per gateway and new server, up to 512 nodes each), then
    ``updatenode -s`` and ``updatenode -P`` per script list. Independent commands run at
    the same time; each node still sees snmove's order where it matters (``/etc/xcatinfo``
    before ``updatenode -s``, ``-s`` before ``-P``).
@@ -46,7 +47,8 @@ STRATEGY = "fast"
 
 NODE_SIDE = ("then, on the nodes the database move reached: niminit on AIX standalone nodes; "
              "/etc/xcatinfo (AIX, one xdsh per new server); the default route where networks.gateway "
-             "is <xcatmaster> (one xdsh per new gateway); the bootlist (AIX, one xdsh per node); "
+             "is <xcatmaster> (one xdsh per new gateway); the bootlist (AIX, one xdsh -e sntakeover-bootlist "
+             "per gateway and new server, each node finding its own address and interface); "
              "updatenode -s and updatenode -P <scripts> per script list (syslog, setupntp, mkresolvconf "
              "when listed, plus takeover.postscripts). If the tables these steps need cannot be read, "
              "plain snmove runs instead.")
@@ -76,24 +78,23 @@ def node_side(ctx, facts: ns.Facts, moved: dict[str, tuple[str, str]]) -> tuple[
     ctx.note(f"fast: node-side steps for {len(moved)} node(s) ({len(aix)} AIX), "
              f"{len(groups)} gateway group(s)")
     # each node gets /etc/xcatinfo before updatenode -s (which rewrites it) and -s before -P;
-    # niminit, the two reads and, once read, the route and bootlist commands meanwhile
+    # niminit, the bootlist commands and the route read meanwhile, then the route commands
     chain = ns.xcatinfo_commands(facts, moved)
     for pair in ns.postscript_commands(facts, moved, ctx.config.get("takeover", "postscripts")):
         chain += pair
     reads: dict[str, list[str]] = {}
     if route_aix:
         reads["rn"] = ["xdsh", ",".join(route_aix), "netstat -rn"]
-    if aix:
-        reads["in"] = ["xdsh", ",".join(aix), "netstat -in"]
+    bootlists, skipped = (ns.bootlist_commands(facts, moved, ns.bootlist_script(ctx.config.state_dir))
+                          if aix else ([], {}))
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fast") as pool:
         first = pool.submit(_run, ctx, chain)
-        niminit = [pool.submit(_run, ctx, [a]) for a in ns.niminit_commands(facts, moved)]
+        now = [pool.submit(_run, ctx, [a]) for a in ns.niminit_commands(facts, moved) + bootlists]
         read = {k: pool.submit(_run, ctx, [a]) for k, a in reads.items()}
         out = {k: f.result()[0][1] for k, f in read.items()}
         routes = ns.route_commands(facts, groups, out["rn"].stdout if "rn" in out else "")
-        bootlists, skipped = ns.bootlist_commands(facts, moved, out["in"].stdout if "in" in out else "")
-        later = [pool.submit(_run, ctx, [a]) for a in routes + bootlists]
-        runs = first.result() + [r for f in niminit + later for r in f.result()]
+        later = [pool.submit(_run, ctx, [a]) for a in routes]
+        runs = first.result() + [r for f in now + later for r in f.result()]
     # a read fails only for the nodes that did not answer; its output is not worth keeping
     runs += [(reads[k], dataclasses.replace(res, stdout="")) for k, res in out.items()]
     ignored = [(a, r) for a, r in runs if a in routes and r.rc != 0 and ns.route_failure_ignored(r.stdout, r.stderr)]
@@ -109,25 +110,14 @@ def _with_errors(res: TakeoverResult, extra: dict[str, str], errors: Sequence[st
 
 
 @hookimpl
-def sntakeover_takeover(strategy, incident, plan, ctx, dry_run, finish):
+def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     if strategy != STRATEGY:
         return None
     if dry_run:
         argvs = snmove_argvs(plan, ctx.config, db_only=True)
         ctx.note(f"fast (dry run): {NODE_SIDE}")
         return TakeoverResult(STRATEGY, tuple(tuple(a) for a in argvs), output=NODE_SIDE)
-    done = _move(incident, plan, ctx) if plan.moves else None
-    if not finish.moves:
-        return done
-    ctx.note(f"fast: {len(finish.moves)} node(s) already have their backup first in the database (an earlier run "
-             "was interrupted): running snmove's node-side steps for them: " + ", ".join(finish.nodes))
-    rest = _finish(ctx, finish)
-    if done is None:
-        return rest
-    return dataclasses.replace(done, commands=done.commands + rest.commands, rc=done.rc or rest.rc,
-                               node_errors={**done.node_errors, **rest.node_errors},
-                               errors=tuple(dict.fromkeys([*done.errors, *rest.errors])),
-                               output="\n".join(o for o in (done.output, rest.output) if o))
+    return _move(incident, plan, ctx)
 
 
 def _move(incident, plan, ctx) -> TakeoverResult:
@@ -154,24 +144,35 @@ def _move(incident, plan, ctx) -> TakeoverResult:
     return _with_errors(result(STRATEGY, runs + charged, ignored), skipped)
 
 
-def _finish(ctx, plan) -> TakeoverResult:
-    """snmove's node-side steps for nodes whose database move is done.
+#: strategies whose nodes get snmove's node-side steps (plain snmove runs them itself, so
+#: :func:`node_side`, which leaves the same end state, retries them for all three)
+NODE_SIDE_STRATEGIES = (STRATEGY, "snmove", "parallel")
 
-    The database already names the new xcatmaster; the route rule needs the one from
-    before the move, which the plan kept (``NodeMove.xcatmaster``).
-    """
+
+@hookimpl
+def sntakeover_node_steps(strategy, incident, plan, ctx):
+    """snmove's node-side steps again for nodes already on their backup in the database."""
+    if strategy not in NODE_SIDE_STRATEGIES:
+        return None
     try:
         facts = ns.read_facts(ctx, plan, ctx.config.get("takeover", "destn"))
         moved = ns.read_moved(ctx, plan)
     except ns.FactsUnavailable as exc:
-        return TakeoverResult(STRATEGY, (), rc=1, errors=(f"node-side steps not run: {exc}",))
+        return TakeoverResult(STRATEGY, (), 1, errors=(f"node-side steps not run: {exc}",))
+    why = ns.refuse_reason(facts)
+    if why:
+        return TakeoverResult(STRATEGY, (), 1, errors=(f"node-side steps not run: {why}",))
+    # the AIX route rule compares a node's default route with its xcatmaster from before the
+    # move: the database holds the new one now, the stored plan the old one
     for m in plan.moves:
         if m.xcatmaster and m.node in facts.nodes:
             facts.nodes[m.node] = dataclasses.replace(facts.nodes[m.node], xcatmaster=m.xcatmaster)
+    not_moved = {m.node: f"not on {m.backup} in the database: a retry runs only the node-side steps"
+                 for m in plan.moves if m.node not in moved}
     if not moved:
-        return TakeoverResult(STRATEGY, (), errors=("no node has its backup first any more; node-side steps not run",))
+        return _with_errors(TakeoverResult(STRATEGY, (), 1), not_moved)
     charged, ignored, skipped = node_side(ctx, facts, moved)
-    return _with_errors(result(STRATEGY, charged, ignored), skipped)
+    return _with_errors(result(STRATEGY, charged, ignored), {**skipped, **not_moved})
 
 
 @hookimpl

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable
 
 from sntakeover.model import Plan
@@ -44,6 +46,10 @@ VALID_SCRIPTS = ("syslog", "setupntp", "mkresolvconf")
 NODE_COLUMNS = ("hosts.ip", "nodetype.os", "nodetype.provmethod", "noderes.xcatmaster",
                 "postscripts.postscripts", "postscripts.postbootscripts")
 XCATMASTER_GATEWAY = "<xcatmaster>"  # networks.gateway: the node's own service node
+#: the node-side script of the bootlist step, run with ``xdsh -e`` (see :func:`bootlist_commands`)
+BOOTLIST_SCRIPT = Path(__file__).with_name("sntakeover-bootlist")
+#: nodes per bootlist command: its arguments list the address of each
+BOOTLIST_CHUNK = 512
 #: what may be put into a command line that a node's shell reads: an address, a name, or nothing
 TOKEN = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9._:-]*)?")
 
@@ -272,26 +278,6 @@ def route_commands(facts: Facts, groups: dict[str, list[str]], netstat_rn: str) 
     return out
 
 
-def boot_device(intname: str) -> str:
-    """snmove's device name for an interface: hfX -> hfiX, enX -> entX, and 'et' removed."""
-    if "hf" in intname:
-        return intname.replace("hf", "hfi")
-    if "en" in intname:
-        return intname.replace("en", "ent")
-    if "et" in intname:
-        return intname.replace("et", "")
-    return intname
-
-
-def interface_of(lines: list[str], ip: str) -> str:
-    """The interface that holds ``ip`` in one node's ``netstat -in`` lines."""
-    for line in lines:
-        f = line.split(":")[0].split()
-        if len(f) >= 4 and f[3] == ip:
-            return f[0]
-    return ""
-
-
 def boot_gateway(facts: Facts, node: str, servicenode: str) -> str:
     """The networks gateway for the node; ``<xcatmaster>`` is the address of the node's
     (new) service node as the MN knows it."""
@@ -302,31 +288,53 @@ def boot_gateway(facts: Facts, node: str, servicenode: str) -> str:
     return gw
 
 
-def bootlist_commands(facts: Facts, moved: dict[str, tuple[str, str]],
-                      netstat_in: str) -> tuple[list[list[str]], dict[str, str]]:
-    """AIX: one ``bootlist`` per node (the command names the node's own IP, §2.3 step 18).
+def bootlist_script(state_dir: str | os.PathLike[str]) -> str:
+    """The path of :data:`BOOTLIST_SCRIPT` as an executable file (xdsh -e refuses any other):
+    the packaged file, or a copy in ``state_dir`` when the installation dropped its mode."""
+    if os.access(BOOTLIST_SCRIPT, os.X_OK):
+        return str(BOOTLIST_SCRIPT)
+    copy = Path(state_dir) / BOOTLIST_SCRIPT.name
+    text = BOOTLIST_SCRIPT.read_bytes()
+    if not copy.is_file() or copy.read_bytes() != text or not os.access(copy, os.X_OK):
+        tmp = copy.with_name(copy.name + ".tmp")
+        tmp.write_bytes(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, copy)
+    return str(copy)
 
-    Returns the commands and, for nodes that have no interface holding their IP (they did
-    not answer), the reason: snmove would run bootlist with an empty device there, which
-    fails and changes nothing, so no command is sent.
+
+def bootlist_commands(facts: Facts, moved: dict[str, tuple[str, str]], script: str,
+                      chunk: int = BOOTLIST_CHUNK) -> tuple[list[list[str]], dict[str, str]]:
+    """AIX: snmove's bootlist step (§2.3 step 18) as
+    ``xdsh <nodes> -e <script> gateway=<gw> bserver=<new xcatmaster IP> <address>...``, one
+    command per (gateway, bserver) pair and at most ``chunk`` nodes.
+
+    snmove's command names the node's own IP (``client=``), so it sends one per node; the
+    script (:data:`BOOTLIST_SCRIPT`) gets the addresses of all the command's nodes and each
+    node takes the one its ``netstat -in`` shows, with that interface, as snmove does.
+
+    Returns the commands and, for nodes whose values are no address, the reason (no
+    command is sent to them).
     """
-    seen = parse_node_lines(netstat_in)
-    cmds, skipped = [], {}
+    groups: dict[tuple[str, str], list[str]] = {}
+    skipped = {}
     for n, (sn, xm) in moved.items():
         if not facts.aix(n):
             continue
         ip = facts.nodes[n].ip
-        dev = boot_device(interface_of(seen.get(n, []), ip))
-        if not dev:
-            said = "; ".join(seen.get(n, []))[:200] or "no answer"
-            skipped[n] = f"bootlist not set: no interface holds {ip} (netstat -in: {said})"
-            continue
-        parts = (dev, boot_gateway(facts, n, sn), facts.resolve(xm), ip)
+        parts = (boot_gateway(facts, n, sn), facts.resolve(xm), ip)
         bad = [p for p in parts if not TOKEN.fullmatch(p)]
-        if bad:
-            skipped[n] = f"bootlist not set: {bad[0][:60]!r} is not an interface name or address"
+        if bad or not ip:
+            what = repr(bad[0][:60]) if bad else "an empty address"
+            skipped[n] = f"bootlist not set: {what} is not an address"
             continue
-        cmds.append(["xdsh", n, "/usr/bin/bootlist -m normal {} gateway={} bserver={} client={} ".format(*parts)])
+        groups.setdefault(parts[:2], []).append(n)
+    cmds = []
+    for (gw, bserver), members in groups.items():
+        for i in range(0, len(members), max(1, chunk)):
+            part = members[i:i + chunk]
+            ips = list(dict.fromkeys(facts.nodes[n].ip for n in part))
+            cmds.append(["xdsh", ",".join(part), "-e", script, f"gateway={gw}", f"bserver={bserver}", *ips])
     return cmds, skipped
 
 

@@ -20,7 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from sntakeover import hookimpl
-from sntakeover.builtin.snmove import result, snmove_argv, split_solo, unfinished_note
+from sntakeover.builtin.snmove import result, snmove_argv, split_solo
 from sntakeover.model import Plan, TakeoverResult
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,9 @@ def parallel_argvs(plan: Plan, config) -> list[list[str]]:
 
 
 @hookimpl
-def sntakeover_takeover(strategy, incident, plan, ctx, dry_run, finish):
+def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     if strategy != STRATEGY:
         return None
-    if finish.moves and not dry_run:
-        ctx.note(unfinished_note(finish))
     argvs = parallel_argvs(plan, ctx.config)
     if dry_run:
         return TakeoverResult(STRATEGY, tuple(tuple(a) for a in argvs))

@@ -117,18 +117,10 @@ def run_each(argvs: Iterable[list[str]], ctx) -> list[tuple[list[str], CommandRe
     return runs
 
 
-def unfinished_note(finish: Plan) -> str:
-    """What plain snmove can say about nodes whose database move is done but whose node side may not be."""
-    return (f"{len(finish.moves)} node(s) already have their backup first in the database; plain snmove cannot redo "
-            "only its node-side steps (takeover.strategy = 'fast' can): verification decides for them")
-
-
 @hookimpl
-def sntakeover_takeover(strategy, incident, plan, ctx, dry_run, finish):
+def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
     if strategy != STRATEGY:
         return None
-    if finish.moves and not dry_run:
-        ctx.note(unfinished_note(finish))
     argvs = snmove_argvs(plan, ctx.config)
     if dry_run:
         return TakeoverResult(STRATEGY, tuple(tuple(a) for a in argvs))

@@ -44,8 +44,13 @@ log = logging.getLogger(__name__)
 BIN_COMMANDS = ("snmove", "lsdef", "chdef", "nodels", "tabdump", "nodestat", "xdsh", "rpower", "updatenode",
                 "makeconservercf", "regnotif", "unregnotif", "nodeset")
 
-_SCRIPT = """#!{python}
+# The simulator needs the standard library and this package only: ``-S`` skips site-packages
+# (and their start-up hooks); its compiled modules are kept in the cluster directory, so
+# a command does not compile them again at every start (even with PYTHONDONTWRITEBYTECODE).
+_SCRIPT = """#!{python} -S
 import sys
+sys.dont_write_bytecode = False
+sys.pycache_prefix = {pycache!r}
 sys.path.insert(0, {parent!r})
 from sntakeover.xcatsim.commands import main
 sys.exit(main({name!r}, sys.argv[1:], state_dir={state_dir!r}))
@@ -159,7 +164,8 @@ def init_cluster(directory: str | os.PathLike[str], *, nodes: int = 64,
         parent = str(Path(__file__).resolve().parents[2])
         for name in BIN_COMMANDS:
             p = b / name
-            p.write_text(_SCRIPT.format(python=sys.executable, parent=parent, name=name, state_dir=str(d)))
+            p.write_text(_SCRIPT.format(python=sys.executable, pycache=str(d / "pycache"), parent=parent,
+                                        name=name, state_dir=str(d)))
             p.chmod(0o755)
         if mn_sock is not None:
             loopback.start(d, mn_sock, detach=detach)

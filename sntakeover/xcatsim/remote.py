@@ -10,17 +10,19 @@
   cluster's ``fanout`` setting, 64 like xdsh's default, or ``xdsh -f N``): each
   wave costs one round trip, after which the wave's node-side changes are
   committed.
-* :func:`xdsh` is the xdsh command (the node-side shell is :mod:`nodeshell`).
+* :func:`xdsh` is the xdsh command (the node-side shell is :mod:`nodeshell`; a
+  script sent with ``-e`` runs under :mod:`nodescript`).
   Exit code = failed targets, ORed per dispatch group.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import nullcontext
 from typing import Any, Iterator
 
-from . import noderange
+from . import nodescript, noderange
 from .nodeshell import mutates, run_on
 from .state import machine_up
 
@@ -89,7 +91,7 @@ XDSH_USAGE = ["Usage:",
 
 
 def xdsh(ctx: Any, args: list[str]) -> None:
-    verify = stream = False
+    verify = stream = execute = False
     fanout = 0
     nr = None
     cmd_words: list[str] = []
@@ -102,7 +104,9 @@ def xdsh(ctx: Any, args: list[str]) -> None:
             verify = True
         elif a in ("-s", "--stream"):
             stream = True
-        elif a in ("-z", "--exit-status", "-e", "-Q", "-T", "-c", "-m"):
+        elif a in ("-e", "--execute"):
+            execute = True
+        elif a in ("-z", "--exit-status", "-Q", "-T", "-c", "-m"):
             pass
         elif a in ("-f", "--fanout") and i + 1 < len(args) and args[i + 1].isdigit():
             fanout = int(args[i + 1])
@@ -130,19 +134,43 @@ def xdsh(ctx: Any, args: list[str]) -> None:
     if missing:
         ctx.error("Invalid nodes and/or groups in noderange: " + ",".join(missing), 1)
         return
-    write = mutates(command)
+    script: list[str] | None = None
+    if execute:
+        # -e: the command list is a script on this host and its arguments (xdsh.pm makes a
+        # relative name absolute against the client's working directory)
+        script = [os.path.abspath(cmd_words[0]), *cmd_words[1:]]
+        sns = ctx.db.get_attrs(nodes, "noderes", ["servicenode"])
+        hierarchical = any(not is_mn(ctx.db, v["servicenode"].split(",")[0]) for v in sns.values())
+        why = nodescript.script_error(script[0], hierarchical)
+        if why:
+            ctx.error(why, 1)
+            return
+    # an -e script runs outside the write transaction; its recorded changes are applied after
+    write = mutates(command) and not execute
     for group in dispatch(ctx, nodes):
         failed = 0
         for wave in waves(ctx, group, write=write, fanout=fanout):
-            failed += _run_wave(ctx, wave, command, verify, stream, write)
+            failed += _run_wave(ctx, wave, command, verify, stream, write, script)
         ctx.rc |= failed
 
 
-def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: bool, write: bool) -> int:
+def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: bool, write: bool,
+              script: list[str] | None = None) -> int:
     db = ctx.db
     hosts = db.machines(wave)
     oses = node_os(db, wave)
     failed = 0
+    ran: nodescript.Ran = {}
+    if script is not None:
+        up = [n for n in wave if machine_up(hosts.get(n))]
+        ran = nodescript.run_wave(db, hosts, oses, up, script[0], script[1:]) if up else {}
+        changing = [n for n in up if ran[n][3]]
+        if changing:
+            with db.write():
+                now = db.machines(changing)
+                for n in changing:
+                    nodescript.apply(db, n, now[n], oses[n] == "AIX", ran[n][3])
+                    db.save_machine(n, now[n])
     for n in wave:
         m = hosts.get(n)
         if m is None or not machine_up(m):
@@ -154,10 +182,13 @@ def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: boo
             if stream:
                 ctx.error(f"{n} remote shell had error code: 255", 1)
             continue
-        before = repr(m) if write else ""
-        rc, out, err = run_on(db, n, m, oses[n] == "AIX", command)
-        if write and repr(m) != before:
-            db.save_machine(n, m)
+        if script is not None:
+            rc, out, err, _ = ran[n]
+        else:
+            before = repr(m) if write else ""
+            rc, out, err = run_on(db, n, m, oses[n] == "AIX", command)
+            if write and repr(m) != before:
+                db.save_machine(n, m)
         if stream:
             # DSHCore::pipe_handler: one response per read of a node's pipe,
             # its lines labelled and joined by "\n" (callers that join the
