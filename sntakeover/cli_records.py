@@ -48,6 +48,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"closed since {since[:16].replace('T', ' ')}:")
         for inc in st["recent"]:
             print(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']} at {inc['closed']}: {inc.get('summary', '')}")
+    for q in st.get("quarantined", []):
+        print(f"  QUARANTINED event {q['id']} ({q['kind']} {q['servicenode']}, received {q['received']}): "
+              f"{q['reason']}")
     for name, why in sorted(st.get("plugin_failures", {}).items()):
         print(f"  plugin {name} not loaded: {why}")
     c = st.get("counters") or reply.get("counters", {})

@@ -95,6 +95,8 @@ SPEC: dict[str, dict[str, tuple[Any, str]]] = {
         "retry_limit": (3, "Transient plugin failures (Retry) tolerated in one step before the incident fails."),
         "retry_delay": (5.0, "Seconds before the first retry; doubled for each further one."),
         "escalate_every": (900.0, "Seconds between reminders (notifications) while an incident waits for something."),
+        "apply_attempts": (5, "Failed attempts to apply one event before it is quarantined (outcome 'quarantined: "
+                              "<error>', listed by `sntakeover status`) and the later events of its SN go on."),
     },
     "takeover": {
         "strategy": ("fast", "Takeover strategy: 'fast' (snmove -i, then snmove's node-side steps fanned out), "
@@ -257,6 +259,8 @@ def _validate(data: dict[str, dict[str, Any]], source: str) -> None:
         raise ConfigError(f"{source}: daemon.endpoint must start with ipc:// or tcp://, got {ep!r}")
     if data["daemon"]["workers"] < 1:
         raise ConfigError(f"{source}: daemon.workers must be at least 1")
+    if data["engine"]["apply_attempts"] < 1:
+        raise ConfigError(f"{source}: engine.apply_attempts must be at least 1")
     _validate_remote(data, source)
     listen = data["metrics"]["listen"]
     if listen and not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen):

@@ -27,6 +27,7 @@ from .errors import AlreadyRunning
 from .intakeloop import IntakeLoop
 from .outbox import Notifier
 from .plugins import Hooks, get_plugin_manager, plugin_names
+from .poison import quarantined
 from .preflight import missing_commands
 from .retention import prune_config
 from .runner import Runner, make_runner
@@ -158,6 +159,7 @@ class Daemon:
             "plugin_failures": dict(getattr(self.pm, "failures", {})),
             "recent": self._recent(st),
             "counters": status_counters(st, self.tally) if self.tally else {},
+            "quarantined": quarantined(st, 10),
             "metrics": (f"http://{self.metrics.address}/metrics" if self.metrics else self.metrics_error or "off"),
             **st.counts(),
         }

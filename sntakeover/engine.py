@@ -22,6 +22,7 @@ import logging
 import threading
 from typing import Any, Callable, Sequence
 
+from . import poison
 from .clock import after, now
 from .config import Config
 from .context import Context
@@ -157,10 +158,12 @@ class Engine(Steps):
         When an event fails to apply, the batch is rolled back and applied again
         one savepoint per event: the failing one is rolled back alone, stays
         pending (logged), and the later events of its service node wait for the
-        next round so their order is kept.
+        next round so their order is kept -- until it has failed
+        ``engine.apply_attempts`` times: then it is quarantined (:mod:`poison`)
+        and the others go on.
         """
-        pending = self.store.pending_events(limit=self.APPLY_BATCH)
-        if not pending:
+        pending, unreadable = poison.pending(self.store, self.APPLY_BATCH)
+        if not pending and not unreadable:
             return 0
         if getattr(self, "_apply_store", None) is None:
             # its own connection with synchronous=NORMAL: the events are already durable
@@ -173,6 +176,7 @@ class Engine(Steps):
         recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
 
         attention: list[tuple[int, str]] = []
+        limit = self.config.get("engine", "apply_attempts")
 
         def apply_batch(careful: bool) -> tuple[dict[int, tuple[State, str]], int]:
             attention.clear()
@@ -180,6 +184,8 @@ class Engine(Steps):
             closed: dict[int, tuple[State, str]] = {}
             held: set[str] = set()
             with store.tx() as db:
+                for seq, event_id, why in unreadable:
+                    poison.quarantine(db, seq, event_id, why)
                 for seq, event in pending:
                     if event.servicenode in held:
                         continue
@@ -189,13 +195,13 @@ class Engine(Steps):
                         iid = apply_event(store, db, seq, event, self.config)
                         if recorded:  # only when a plugin listens
                             enqueue_event_recorded(db, event, iid)
-                    except Exception:
+                    except Exception as exc:
                         if not careful:
                             raise
                         db.execute("ROLLBACK TO apply_one")
                         db.execute("RELEASE apply_one")
-                        log.exception("event %s (seq %d) could not be applied; it stays pending", event.id, seq)
-                        held.add(event.servicenode)
+                        if not poison.failed(db, seq, event.id, exc, limit):
+                            held.add(event.servicenode)  # its SN's later events wait: their order is kept
                         continue
                     if careful:
                         db.execute("RELEASE apply_one")

@@ -159,6 +159,7 @@ ADDED_COLUMNS = (
     ("incidents", "escalated", "TEXT"),  # last reminder sent while waiting
     ("nodes", "moved", "TEXT"),  # when the takeover ran for this node (hold-down counts from here)
     ("commands", "tag", "TEXT"),  # put in the command's environment: finds its process after a restart
+    ("events", "attempts", "INTEGER NOT NULL DEFAULT 0"),  # failed applies (see sntakeover.poison)
 )
 
 #: permission bits the store files may have (owner rw, group r)
