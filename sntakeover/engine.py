@@ -116,6 +116,20 @@ class Engine(Steps):
         if self.busy():
             log.warning("stopping with incident(s) %s mid-step; they resume on the next start", self.busy())
 
+    def still_running(self) -> list[str]:
+        """What of the engine is still at work after :meth:`stop` (and so still writes to the store)."""
+        left = [f"incident {i}" for i in self.busy()]
+        if self._thread is not None and self._thread.is_alive():
+            left.append("the engine loop")
+        return left
+
+    def close(self) -> None:
+        """Close the engine's own apply connection (only once :meth:`still_running` is empty)."""
+        store = getattr(self, "_apply_store", None)
+        if store is not None:
+            self._apply_store = None
+            store.close()
+
     def hurry(self) -> None:
         """Stop waiting for running steps (a second stop signal): they resume on the next start."""
         self._hurry.set()

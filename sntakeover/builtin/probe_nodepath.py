@@ -17,7 +17,7 @@ from sntakeover import hookimpl
 from sntakeover.builtin.probe_common import could_not_run, last_line
 from sntakeover.errors import Retry
 from sntakeover.model import ProbeResult
-from sntakeover.builtin.plan import natural_key
+from sntakeover.noderange import natural_key
 from sntakeover.xcatdb import nodes_served_by
 from sntakeover.xcatout import parse_node_lines
 
