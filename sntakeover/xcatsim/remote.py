@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from . import noderange
 from .nodeshell import mutates, run_on
-from .state import machine_up
+from .state import mn_reaches
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def dispatch(ctx: Any, nodes: list[str]) -> list[list[str]]:
         ok = False
         for d in dests:
             ctx.round_trip()
-            if db.is_up(d):
+            if db.mn_reaches(d):
                 ok = True
                 break
         if ok:
@@ -145,7 +145,7 @@ def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: boo
     failed = 0
     for n in wave:
         m = hosts.get(n)
-        if m is None or not machine_up(m):
+        if m is None or not mn_reaches(m):
             failed += 1
             if verify:
                 ctx.error(NOT_RESPONDING.format(node=n), 1)
