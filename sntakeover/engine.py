@@ -82,6 +82,9 @@ class Engine(Steps):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running: set[int] = set()
+        #: commands recorded before this time were started by an earlier daemon
+        self.started_at = now()
+        self._resumed: set[int] = set()
         self._lock = threading.Lock()
         # plain daemon threads, bounded by a semaphore: a stopping daemon must not
         # wait for an hour-long snmove; the child runs on and a restart waits for it
@@ -289,6 +292,10 @@ class Engine(Steps):
             row = self.store.incident(iid)
             if row is None:
                 return
+            if iid not in self._resumed:  # the first time this daemon drives it
+                self._resumed.add(iid)
+                if row["state"] != State.MOVING.value:
+                    self._forget_leftover_reads(iid)
             if row["closed"]:
                 if row["wake_at"] is not None:
                     self.outage_over(self.store.incident_view(row))
