@@ -254,6 +254,7 @@ def snmove(ctx: Any, args: list[str]) -> None:
             db.set_node_attrs(n, "noderes", sn_hash[n])
         for n in nodes_con:
             db.set_node_attrs(n, "nodehm", {"conserver": newsn[n]})
+        dbm.append_moved(ctx.dir, {n: sn_hash[n]["servicenode"] for n in nodes})
     if nodes_con:
         ctx.data("Running makeconservercf " + ",".join(nodes_con))
         child = runxcmd(ctx, "makeconservercf", nodes_con, [], 0)

@@ -11,8 +11,8 @@ returns ``{check: [failures]}`` for the checks that failed.
   reason for that node (or failed before it planned, for the whole SN).
 * ``final-or-waiting``: every incident is closed in a final state, or open in a waiting state
   with what it waits for.
-* ``moved-once``: no node was given to snmove twice by one incident (counted from the
-  simulator's record of every snmove that *started*, each attributed to its incident by the
+* ``moved-once``: no node was moved twice by one incident (counted from the
+  simulator's record of every database write snmove made, each attributed to its incident by the
   tag in its environment), and every snmove that ran was one the daemon recorded.
 * ``commands-accounted``: every command the daemon recorded has a result.
 * ``no-internal-error``: no incident failed on an internal error, no traceback in the log.
@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sntakeover.model import State
-from sntakeover.xcatsim import load_state, started_log
-from sntakeover.xcatsim.noderange import expand
+from sntakeover.xcatsim import load_state, moved_log, started_log
 from sntakeover.xcatsim.state import all_nodes, mn_reaches, node_attr, node_groups
 
 CHECKS = ("acked-stored", "applied", "permutation", "dead-sn-explained", "final-or-waiting", "moved-once",
@@ -40,21 +39,6 @@ def compute_nodes(state: dict[str, Any]) -> list[str]:
 
 def servicenodes(state: dict[str, Any]) -> dict[str, str]:
     return {n: node_attr(state, n, "servicenode") for n in compute_nodes(state)}
-
-
-def snmove_nodes(state: dict[str, Any], argv: list[str]) -> list[str]:
-    """The nodes an snmove command line names (its noderange; ``-s SN`` form: not used by sntakeover)."""
-    takes_value = {"-d", "--dest", "-D", "--destn", "-s", "--source", "-S", "--sourcen", "-P", "--postscripts"}
-    i, args = 0, argv[1:]
-    while i < len(args):
-        if args[i] in takes_value:
-            i += 2
-            continue
-        if not args[i].startswith("-"):
-            nodes, _ = expand(state, args[i])
-            return nodes
-        i += 1
-    return []
 
 
 def audit(store_path: Path, cluster: Path, *, acked: set[str], original: dict[str, str],
@@ -151,19 +135,17 @@ def _final_or_waiting(db: sqlite3.Connection) -> list[str]:
 
 
 def _moved_once(db: sqlite3.Connection, state: dict[str, Any], cluster: Path) -> list[str]:
+    """Each snmove database write, attributed to its incident by the tag of the snmove that made it."""
     tags = {r["tag"]: r["incident_id"] for r in db.execute("SELECT tag, incident_id FROM commands WHERE tag IS NOT NULL")}
-    per: dict[tuple[int, str], int] = {}
-    bad = []
-    for rec in started_log(cluster):
-        if Path(rec["argv"][0]).name != "snmove":
-            continue
-        if rec.get("tag") not in tags:
-            bad.append(f"snmove {' '.join(rec['argv'][1:])} ran without a tag the daemon recorded ({rec.get('tag')})")
-            continue
-        for n in snmove_nodes(state, rec["argv"]):
-            key = (tags[rec["tag"]], n)
-            per[key] = per.get(key, 0) + 1
-    bad += [f"incident {iid} gave {n} to snmove {k} times" for (iid, n), k in sorted(per.items()) if k > 1]
+    bad = [f"snmove {' '.join(rec['argv'][1:])} ran without a tag the daemon recorded ({rec.get('tag')})"
+           for rec in started_log(cluster) if Path(rec["argv"][0]).name == "snmove" and rec.get("tag") not in tags]
+    per: dict[tuple[int, str], list[str]] = {}
+    for rec in moved_log(cluster):
+        iid = tags.get(rec.get("tag"))
+        for n, sl in rec["nodes"].items():
+            per.setdefault((iid, n), []).append(sl)
+    bad += [f"incident {iid} moved {n} {len(v)} times ({' then '.join(v)})" for (iid, n), v in sorted(
+        per.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])) if len(v) > 1]
     return bad
 
 
