@@ -16,8 +16,8 @@ from tests.faults.schedule import make
 #: seeds whose schedules together hold every kind of fault: kills mid-snmove, mid-verification,
 #: during intake and at random; the backup dying mid-move; flapping with early and lost ups;
 #: a partition (and its end); duplicates, stale copies and soft states from several tools; a node
-#: down; slow and hanging commands
-SWEEP = (82, 154, 24, 5)
+#: down; slow and hanging commands; and a plain SN death (28), which must end done
+SWEEP = (82, 154, 24, 5, 28)
 
 
 def kinds(seed: int) -> set[str]:
@@ -45,6 +45,9 @@ def test_a_short_seeded_sweep_passes_the_audit(tmp_path, capsys):
     assert figures["failed_runs"] == 0, out + json.dumps(figures, indent=2)
     assert figures["faults"].get("restart", 0) >= 3  # the daemon was killed and restarted
     assert sum(figures["audit_failures"].values()) == 0
+    # the takeovers really happened (a harness whose snmove always fails would pass the rest)
+    assert figures["incidents_and_snmoves"].get("done", 0) >= 1, figures
+    assert figures["incidents_and_snmoves"].get("snmove rc=0", 0) >= 1, figures
 
 
 def test_the_same_seed_gives_the_same_schedule():

@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any
 
+from . import db as dbm
 from . import noderange
 from .options import GetoptError, getopt_bundling
 from .state import XCAT_VERSION, in_subnet

@@ -15,7 +15,8 @@ returns ``{check: [failures]}`` for the checks that failed.
   simulator's record of every database write snmove made, each attributed to its incident by the
   tag in its environment), and every snmove that ran was one the daemon recorded.
 * ``commands-accounted``: every command the daemon recorded has a result.
-* ``no-internal-error``: no incident failed on an internal error, no traceback in the log.
+* ``no-internal-error``: no incident failed on an internal error, no traceback in the log, no
+  (simulated) xCAT command crashed.
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ def _commands(db: sqlite3.Connection) -> list[str]:
 def _internal(db: sqlite3.Connection, log_text: str) -> list[str]:
     bad = [f"incident {r['id']}: {r['reason']}" for r in db.execute(
         "SELECT id, reason FROM incidents WHERE reason LIKE 'internal error%'")]
+    bad += [f"command {json.loads(r['argv'])} crashed: {r['stderr'][-800:]}" for r in db.execute(
+        "SELECT argv, stderr FROM commands WHERE stderr LIKE '%Traceback (most recent call last)%'")]
     if "Traceback" in log_text:
         i = log_text.index("Traceback")
         bad.append("traceback in the daemon log: " + log_text[max(0, i - 300):i + 1500])

@@ -27,13 +27,16 @@ def _one(seed: int, base: str | None, keep: bool) -> Result:
 
 def report(results: list[Result], seconds: float) -> dict:
     faults: Counter = Counter()
+    outcomes: Counter = Counter()
     failed: Counter = Counter({c: 0 for c in CHECKS})
     for r in results:
         faults.update(r.faults)
+        outcomes.update(r.outcomes)
         for check in r.failures:
             failed[check] += 1
     return {"runs": len(results), "failed_runs": sum(1 for r in results if r.failures),
             "seconds": round(seconds, 1), "faults": dict(sorted(faults.items())),
+            "incidents_and_snmoves": dict(sorted(outcomes.items())),
             "audit_failures": dict(sorted(failed.items()))}
 
 
@@ -60,6 +63,7 @@ def sweep(seeds: list[int], jobs: int = 2, base: str | None = None, keep: bool =
                 for check, items in r.failures.items():
                     for item in items[:5]:
                         print(f"  {check}: {item}", file=out)
+                out.flush()
             if len(results) % 50 == 0:
                 print(f"... {len(results)} runs, {sum(1 for x in results if x.failures)} failed, "
                       f"{time.monotonic() - t:.0f} s", file=out, flush=True)

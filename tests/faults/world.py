@@ -41,6 +41,7 @@ class Result:
     seed: int
     schedule: str
     faults: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)
     failures: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     workdir: str = ""
@@ -51,7 +52,7 @@ def config(s: Schedule) -> str:
 [confirm]
 rounds = 2
 interval = 0.1
-timeout = 8.0
+timeout = 30.0
 probe_timeout = 3.0
 tcp_timeout = 0.5
 [verify]
@@ -325,6 +326,9 @@ def run_one(seed: int, base: Path | None = None, keep: bool = False) -> Result:
     try:
         w.run()
         res.failures = w.judge()
+        res.outcomes = Counter(r["state"] for r in w.store_rows("SELECT state FROM incidents"))
+        res.outcomes.update(f"snmove rc={r['rc']}" for r in w.store_rows(
+            "SELECT rc FROM commands WHERE argv LIKE '[\"snmove\"%'"))
     except Exception as exc:  # noqa: BLE001 - a harness error is a failed run, with its seed
         import traceback
 
