@@ -18,7 +18,7 @@ _EXPORTS = {name: "cluster" for name in ("bin_dir", "commands_log", "edit_state"
                                          "init_cluster", "load_state", "partition_sn", "save_state", "set_latency", "set_node_up",
                                          "stop_cluster", "summary")}
 _EXPORTS["stop_all"] = "loopback"
-_EXPORTS["started_log"] = _EXPORTS["moved_log"] = "db"
+_EXPORTS["started_log"] = _EXPORTS["moved_log"] = "runlog"
 
 __all__ = sorted(_EXPORTS)
 

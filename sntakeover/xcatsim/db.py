@@ -478,46 +478,6 @@ def append_log(directory: str | os.PathLike[str], argv: list[str], rc: int, via:
     os.write(fd, (json.dumps(rec) + "\n").encode())
 
 
-STARTED_FILE = "started.log"
-
-
-def append_started(directory: str | os.PathLike[str], argv: list[str]) -> None:
-    """One line per top-level command as it starts, with the ``SNTAKEOVER_COMMAND`` tag of its
-    environment: a command killed half-way (never in ``commands.log``) is still counted."""
-    rec = {"argv": list(argv), "t": time.time(), "pid": os.getpid(), "tag": os.environ.get("SNTAKEOVER_COMMAND")}
-    fd = os.open(os.path.join(os.fspath(directory), STARTED_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(rec) + "\n").encode())
-    finally:
-        os.close(fd)
-
-
-def started_log(directory: str | os.PathLike[str], name: str = STARTED_FILE) -> list[dict[str, Any]]:
-    p = Path(directory) / name
-    if not p.exists():
-        return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
-
-
-MOVED_FILE = "moved.log"
-
-
-def append_moved(directory: str | os.PathLike[str], nodes: dict[str, str]) -> None:
-    """snmove's database write, one line per run: node -> its new servicenode value, with the
-    ``SNTAKEOVER_COMMAND`` tag (written inside the write transaction: a line may name a write a
-    kill undid, never miss one that happened)."""
-    rec = {"nodes": nodes, "t": time.time(), "pid": os.getpid(), "tag": os.environ.get("SNTAKEOVER_COMMAND")}
-    fd = os.open(os.path.join(os.fspath(directory), MOVED_FILE), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (json.dumps(rec) + "\n").encode())
-    finally:
-        os.close(fd)
-
-
-def moved_log(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    return started_log(directory, MOVED_FILE)
-
-
 def commands_log(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
     p = Path(directory) / LOG_FILE
     if not p.exists():

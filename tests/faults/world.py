@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from sntakeover.client import NoDaemon, request
+from sntakeover.client import NoDaemon, request, wait_for_daemon
 from sntakeover.clock import now
 from sntakeover.model import State
 from sntakeover.poll import PollTimeout, wait_until
@@ -34,6 +34,8 @@ from tests.support import DaemonProc, Sim
 HANG = 6.0
 COMMAND_TIMEOUT = 2.5
 SETTLE = 150.0
+#: seconds a (re)started daemon may take to answer (python start-up on a busy machine)
+START_TIMEOUT = 120.0
 
 
 @dataclass
@@ -137,8 +139,16 @@ class World:
             self.d.kill()
             self.faults[f"kill:{point}"] += 1
             time.sleep(restart_after)
-            self.d.start()
+            self.start()
             self.faults["restart"] += 1
+
+    def start(self) -> None:
+        """Start the daemon; on a loaded machine its start-up may take longer than DaemonProc waits."""
+        self.d.start(wait=False)
+        try:
+            wait_for_daemon(self.d.endpoint, timeout=START_TIMEOUT, alive=lambda: self.d.proc.poll() is None)
+        except NoDaemon:
+            raise RuntimeError("daemon did not start:\n" + self.d.logfile.read_text()[-3000:]) from None
 
     def send(self, ev: dict[str, Any]) -> None:
         try:
@@ -255,7 +265,7 @@ class World:
     # -- the run --------------------------------------------------------------------
 
     def run(self) -> None:
-        self.d.start()
+        self.start()
         self.t0 = time.monotonic()
         timed = [s for s in self.s.steps if not self.conditional_kind(s)]
         cond = [s for s in self.s.steps if self.conditional_kind(s)]
