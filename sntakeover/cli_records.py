@@ -58,6 +58,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(f"closed since {since[:16].replace('T', ' ')}:")
         for inc in st["recent"]:
             say(f"  incident {inc['id']}: {inc['servicenode']} {inc['state']} at {inc['closed']}: {inc.get('summary', '')}")
+    for q in st.get("quarantined", []):
+        say(f"  QUARANTINED event {q['id']} ({q['kind']} {q['servicenode']}, received {q['received']}): "
+            f"{q['reason']}")
     for name, why in sorted(st.get("plugin_failures", {}).items()):
         say(f"  plugin {name} not loaded: {why}")
     c = st.get("counters") or reply.get("counters", {})

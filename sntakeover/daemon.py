@@ -29,6 +29,7 @@ from .intakeloop import IntakeLoop
 from .leader import SoleLeadership, make_leadership
 from .outbox import Notifier
 from .plugins import Hooks, get_plugin_manager, plugin_names
+from .poison import quarantined
 from .preflight import missing_commands
 from .retention import prune_config
 from .runner import Runner, make_runner
@@ -162,6 +163,7 @@ class Daemon:
             "plugin_failures": dict(getattr(self.pm, "failures", {})),
             "recent": self._recent(st),
             "counters": status_counters(st, self.tally) if self.tally else {},
+            "quarantined": quarantined(st, 10),
             "metrics": (f"http://{self.metrics.address}/metrics" if self.metrics else self.metrics_error or "off"),
             **st.counts(),
         }
@@ -270,6 +272,16 @@ class Daemon:
             log.info("stopped")
             return 0
         finally:
+            left = self._still_running()
+            if left:
+                # an abandoned worker writes its step's result when its command returns: closing the
+                # connections under it would lose that write; the process ends with them open (as after
+                # a kill, the next start resumes from the last commit and waits for the command's process)
+                log.warning("stopping while %s still run(s): the store stays open until the process exits; "
+                            "the next start resumes them", ", ".join(left))
+                stores = []
+            elif self.engine is not None:
+                self.engine.close()
             self.runner.close()
             if self.metrics is not None:
                 self.metrics.close()
@@ -282,6 +294,17 @@ class Daemon:
                 s.close()
             for lock in self.locks:
                 lock.release()
+
+    def _still_running(self) -> list[str]:
+        """Threads that still use the store after the stop (a worker mid-step, a slow notifier)."""
+        left = self.engine.still_running() if self.engine is not None else []
+        if self.notifier is not None:
+            left += [f"notifier lane {t.name}" for t in getattr(self.notifier, "_lanes", ()) if t.is_alive()]
+        if self._pruner is not None:
+            self._pruner.join(5.0)
+            if self._pruner.is_alive():
+                left.append("store housekeeping")
+        return left
 
     def _start_pruner(self, store: Store) -> None:
         """Housekeeping: a PASSIVE WAL checkpoint every second, pruning every retention.prune_interval."""

@@ -22,6 +22,7 @@ import logging
 import threading
 from typing import Any, Callable
 
+from . import poison
 from .clock import after, now
 from .config import Config
 from .context import Context
@@ -52,6 +53,9 @@ class Engine(Steps):
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._running: set[int] = set()
+        #: commands recorded before this time were started by an earlier daemon
+        self.started_at = now()
+        self._resumed: set[int] = set()
         self._lock = threading.Lock()
         # plain daemon threads, bounded by a semaphore: a stopping daemon must not
         # wait for an hour-long snmove; the child runs on and a restart waits for it
@@ -87,6 +91,20 @@ class Engine(Steps):
             pass
         if self.busy():
             log.warning("stopping with incident(s) %s mid-step; they resume on the next start", self.busy())
+
+    def still_running(self) -> list[str]:
+        """What of the engine is still at work after :meth:`stop` (and so still writes to the store)."""
+        left = [f"incident {i}" for i in self.busy()]
+        if self._thread is not None and self._thread.is_alive():
+            left.append("the engine loop")
+        return left
+
+    def close(self) -> None:
+        """Close the engine's own apply connection (only once :meth:`still_running` is empty)."""
+        store = getattr(self, "_apply_store", None)
+        if store is not None:
+            self._apply_store = None
+            store.close()
 
     def hurry(self) -> None:
         """Stop waiting for running steps (a second stop signal): they resume on the next start."""
@@ -131,10 +149,12 @@ class Engine(Steps):
         When an event fails to apply, the batch is rolled back and applied again
         one savepoint per event: the failing one is rolled back alone, stays
         pending (logged), and the later events of its service node wait for the
-        next round so their order is kept.
+        next round so their order is kept -- until it has failed
+        ``engine.apply_attempts`` times: then it is quarantined (:mod:`poison`)
+        and the others go on.
         """
-        pending = self.store.pending_events(limit=self.APPLY_BATCH)
-        if not pending:
+        pending, unreadable = poison.pending(self.store, self.APPLY_BATCH)
+        if not pending and not unreadable:
             return 0
         if getattr(self, "_apply_store", None) is None:
             # its own connection with synchronous=NORMAL: the events are already durable
@@ -148,6 +168,7 @@ class Engine(Steps):
         recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
 
         attention: list[tuple[int, str]] = []
+        limit = self.config.get("engine", "apply_attempts")
 
         def apply_batch(careful: bool) -> tuple[dict[int, tuple[State, str]], int]:
             attention.clear()
@@ -156,6 +177,8 @@ class Engine(Steps):
             held: set[str] = set()
             with store.tx() as db:
                 store.check_fencing(db)
+                for seq, event_id, why in unreadable:
+                    poison.quarantine(db, seq, event_id, why)
                 for seq, event in pending:
                     if event.servicenode in held:
                         continue
@@ -165,13 +188,13 @@ class Engine(Steps):
                         iid = apply_event(store, db, seq, event, self.config)
                         if recorded:  # only when a plugin listens
                             enqueue_event_recorded(db, event, iid)
-                    except Exception:
+                    except Exception as exc:
                         if not careful:
                             raise
                         db.execute("ROLLBACK TO apply_one")
                         db.execute("RELEASE apply_one")
-                        log.exception("event %s (seq %d) could not be applied; it stays pending", event.id, seq)
-                        held.add(event.servicenode)
+                        if not poison.failed(db, seq, event.id, exc, limit):
+                            held.add(event.servicenode)  # its SN's later events wait: their order is kept
                         continue
                     if careful:
                         db.execute("RELEASE apply_one")
@@ -247,6 +270,10 @@ class Engine(Steps):
             row = self.store.incident(iid)
             if row is None:
                 return
+            if iid not in self._resumed:  # the first time this daemon drives it
+                self._resumed.add(iid)
+                if row["state"] != State.MOVING.value:
+                    self._forget_leftover_reads(iid)
             if row["closed"]:
                 if row["wake_at"] is not None:
                     self.outage_over(self.store.incident_view(row))

@@ -87,6 +87,11 @@ class StoreCollector(Collector):
             made["received"].add_metric([src], a + d + r)
         yield from made.values()
 
+        c = CounterMetricFamily("sntakeover_events_quarantined",
+                                "Events quarantined after engine.apply_attempts failed applies.")
+        c.add_metric([], q("SELECT COUNT(*) FROM events WHERE outcome LIKE 'quarantined: %'")[0][0])
+        yield c
+
         by_state = {r[0]: r[1] for r in q("SELECT state, COUNT(*) FROM incidents GROUP BY state")}
         g = GaugeMetricFamily("sntakeover_incidents", "Incidents in each state (open and closed).", labels=["state"])
         for st in State:

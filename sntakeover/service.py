@@ -2,8 +2,8 @@
 
 * ``SIGTERM``/``SIGINT``: stop gracefully -- stop taking requests, give running
   steps ``STOP_GRACE`` seconds to reach a checkpoint. A second one stops
-  waiting for them (they resume on the next start); the store is still closed
-  and the locks released the normal way.
+  waiting for them (they resume on the next start); a step still running keeps
+  the store open until the process exits (see :meth:`Daemon.serve`).
 * ``SIGHUP``: reload what can change safely while incidents run (see
   :data:`RELOADABLE`: the log level, the notifiers' ``[plugins.*]`` tables and
   the timings of re-checks); every other change is logged as needing a
@@ -96,7 +96,7 @@ class Service:
             self.daemon.request_stop()
         else:
             log.warning("signal %s again: not waiting for running steps (they resume on the next start); "
-                        "closing the store", signum)
+                        "stopping", signum)
             if self.daemon.engine is not None:
                 self.daemon.engine.hurry()
 

@@ -373,6 +373,15 @@ class Steps(RetrySteps):
                     raise Superseded("daemon stopping")
             self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
 
+    def _forget_leftover_reads(self: Engine, iid: int) -> None:
+        """After a restart, outside ``moving``: what the previous daemon left without a result were
+        probes and reads (snmove and the node-side steps run only in ``moving``, which waits for
+        them); their outcome is unknown and the step asks again. Without this they would read as
+        running for ever."""
+        for row in self.store.unfinished_commands(iid):
+            if row["started"] < self.started_at and json.loads(row["argv"])[0] != "snmove":
+                self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
+
     def step_verifying(self: Engine, inc: Incident) -> None:
         ctx = self.context(inc.id)
         plan = self.stored_plan(inc.id) or Plan(())

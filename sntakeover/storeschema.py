@@ -11,7 +11,8 @@ Versions:
 2. ``commands.generation`` (the fencing token of the leader that ran the
    command) and ``meta.leader_generation``.
 3. ``events.sender`` and ``raw.sender``: the name of the CURVE key a request
-   came with.
+   came with; ``events.attempts``: failed applies of an event (a poison event is
+   quarantined after ``engine.apply_attempts``).
 
 :func:`migrate` brings any older store to :data:`SCHEMA_VERSION` in one
 transaction; it is idempotent.
@@ -149,6 +150,7 @@ ADDED_COLUMNS = (
     ("commands", "generation", "INTEGER"),  # the leader's fencing token when the command was recorded (version 2)
     ("events", "sender", "TEXT"),  # the name of the CURVE key it came with, NULL: ipc:// or insecure tcp:// (version 3)
     ("raw", "sender", "TEXT"),
+    ("events", "attempts", "INTEGER NOT NULL DEFAULT 0"),  # failed applies (see sntakeover.poison) (version 3)
 )
 
 

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from . import poison
 from .intake import Intake, Work
 from .store import Store
 
@@ -196,6 +197,7 @@ def status_counters(store: Store, tally: Tally) -> dict[str, int]:
     accepted = store.query("SELECT COUNT(*) FROM events")[0][0]
     return {
         "events_accepted": int(accepted),
+        "events_quarantined": poison.count(store),
         "events_duplicate": int(sum(tally.totals("events_duplicate").values())),
         "requests_rejected": int(sum(tally.totals("requests_rejected").values())),
         "requests_store_error": int(sum(tally.totals("requests_store_error").values())),

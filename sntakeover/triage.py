@@ -180,10 +180,16 @@ class _Applier:
 
     def _up_since(self, row: sqlite3.Row) -> bool:
         """Whether the outage of ``row`` (a closed incident that moved nodes) is over: after an sn.up
-        the probes saw the SN answer again (a flapping monitor's sn.up is not enough)."""
+        the probes saw the SN answer again (a flapping monitor's sn.up is not enough), or another
+        incident has since moved nodes onto the SN (its backup check saw it up; even when no sn.up
+        ever came, those nodes need a new incident if it fails again)."""
         if not self._moved_nodes(row):
             return False  # nothing moved: a flap within the window is still the same outage
-        return bool(json.loads(row["evidence"]).get("ended"))
+        if json.loads(row["evidence"]).get("ended"):
+            return True
+        return self.db.execute("SELECT 1 FROM nodes WHERE backup = ? AND moved IS NOT NULL AND moved >= ?"
+                               " AND incident_id != ? LIMIT 1", (row["servicenode"], row["closed"],
+                                                                 row["id"])).fetchone() is not None
 
     def attach(self, row: sqlite3.Row) -> int:
         iid, ev = row["id"], self.event

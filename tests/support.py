@@ -312,13 +312,14 @@ class EngineRun:
 
 
 def shadow_bin(directory: Path, sim: Sim, *, missing: tuple[str, ...] = (),
-               fail: dict[str, tuple[str, str, int]] | None = None) -> Path:
-    """A bin directory in front of the simulator's: some commands missing, some failing.
+               fail: dict[str, tuple[str, str, int]] | None = None, slow: dict[str, float] | None = None) -> Path:
+    """A bin directory in front of the simulator's: some commands missing, some failing, some slow.
 
     :param missing: commands that do not exist at all (exec fails, as on a broken MN).
     :param fail: command -> (argument that triggers it, error text, times): the command prints
         ``Error: <text>`` and exits 1 the first ``times`` times it is called with that argument
         (``times`` 0 = always), then behaves normally.
+    :param slow: command -> seconds it waits (as a slow MN or network would) before it runs.
     """
     directory.mkdir(parents=True, exist_ok=True)
     for prog in sim.bin.iterdir():
@@ -326,6 +327,10 @@ def shadow_bin(directory: Path, sim: Sim, *, missing: tuple[str, ...] = (),
             continue
         target = directory / prog.name
         rule = (fail or {}).get(prog.name)
+        if prog.name in (slow or {}):
+            target.write_text(f"#!/bin/sh\nsleep {float(slow[prog.name]):g}\nexec {prog} \"$@\"\n")
+            target.chmod(0o755)
+            continue
         if rule is None:
             target.symlink_to(prog)
             continue
@@ -341,6 +346,8 @@ exec {prog} "$@"
 """)
         target.chmod(0o755)
     return directory
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (from /proc)."""
     children: dict[int, list[int]] = {}

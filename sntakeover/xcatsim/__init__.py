@@ -15,9 +15,10 @@ from typing import Any
 
 # imported on first use, so the generated commands (which import .commands) start light
 _EXPORTS = {name: "cluster" for name in ("bin_dir", "commands_log", "edit_state", "fail_sn", "heal_sn",
-                                         "init_cluster", "load_state", "save_state", "set_latency", "set_node_up",
+                                         "init_cluster", "load_state", "partition_sn", "save_state", "set_latency", "set_node_up",
                                          "stop_cluster", "summary")}
 _EXPORTS["stop_all"] = "loopback"
+_EXPORTS["started_log"] = _EXPORTS["moved_log"] = "runlog"
 
 __all__ = sorted(_EXPORTS)
 

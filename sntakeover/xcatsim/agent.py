@@ -113,11 +113,12 @@ class Agent:
         port = self.db.execute('SELECT "value" FROM site WHERE "key" = \'xcatdport\'').fetchone()
         port = int(port[0]) if port and port[0] and str(port[0]).isdigit() else 3001
         rows = self.db.execute(
-            'SELECT m.node, h."ip", mc.up, mc.power FROM member m LEFT JOIN hosts h ON h."node" = m.node '
+            'SELECT m.node, h."ip", mc.up, mc.power, json_extract(mc.data, \'$.partitioned\') FROM member m '
+            'LEFT JOIN hosts h ON h."node" = m.node '
             "LEFT JOIN machine mc ON mc.name = m.node WHERE m.grp = 'service'").fetchall()
         want, notes = set(), []
-        for node, ip, up, power in rows:
-            if not (up and power == "on"):
+        for node, ip, up, power, cut in rows:
+            if not (up and power == "on") or cut:  # a partitioned SN's xcatd is out of the MN's reach
                 continue
             if not ip or not ip.startswith("127."):
                 notes.append(f"{node}: no loopback address ({ip or 'none'}), no listener")

@@ -1,7 +1,7 @@
 """``sntakeover sim ...``: create and manipulate a simulated cluster.
 
     sim init --dir D [--nodes N] [--sns sn1,sn2,...] [--os AIX|Linux] [--latency S] [--no-listeners]
-    sim fail SN | heal SN | node-down NODE | node-up NODE   --dir D
+    sim fail SN | heal SN | partition SN | join SN | node-down NODE | node-up NODE   --dir D
     sim show --dir D [--json]
     sim stop --dir D
 
@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-listeners", action="store_true", help="no TCP listeners for the SNs (no agent process)")
     for name, what, help_ in (("fail", "SN", "the SN's OS goes down (no ping, no ssh, xcatd port refuses)"),
                               ("heal", "SN", "the SN is powered on and up again"),
+                              ("partition", "SN", "the MN cannot reach the SN (it runs and serves its nodes)"),
+                              ("join", "SN", "the MN reaches the SN again"),
                               ("node-down", "NODE", "a node (compute or SN) stops answering"),
                               ("node-up", "NODE", "a node answers again")):
         add(name, help_).add_argument("target", metavar=what)
@@ -70,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster.fail_sn(args.dir, args.target)
         elif args.cmd == "heal":
             cluster.heal_sn(args.dir, args.target)
+        elif args.cmd in ("partition", "join"):
+            cluster.partition_sn(args.dir, args.target, args.cmd == "partition")
         elif args.cmd in ("node-down", "node-up"):
             cluster.set_node_up(args.dir, args.target, args.cmd == "node-up")
         else:

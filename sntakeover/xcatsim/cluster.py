@@ -210,6 +210,13 @@ def heal_sn(directory: str | os.PathLike[str], sn: str) -> None:
     _machine_update(directory, sn, up=True, power="on")
 
 
+def partition_sn(directory: str | os.PathLike[str], sn: str, cut: bool = True) -> None:
+    """Cut the SN off from the MN (``cut``) or join it again. A partitioned SN runs on and serves its
+    nodes, but every MN-side access fails as for a dead one (dispatch error, ssh, nodestat ``noping``,
+    xcatd port refused); its BMC still answers rpower. Its listener follows at return."""
+    _machine_update(directory, sn, partitioned=bool(cut))
+
+
 def set_node_up(directory: str | os.PathLike[str], node: str, up: bool) -> None:
     _machine_update(directory, node, up=bool(up), **({"power": "on"} if up else {}))
 

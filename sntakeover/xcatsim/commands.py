@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from . import db as dbm
+from . import runlog
 
 log = logging.getLogger(__name__)
 
@@ -194,5 +195,6 @@ def main(name: str, argv: list[str] | None = None, *, state_dir: str | os.PathLi
     if not state_dir:
         sys.stderr.write("Error: XCATSIM_DIR is not set\n")
         return 1
+    runlog.append_started(state_dir, [name, *argv])
     rc, _, _ = run(name, list(argv), state_dir, out=(sys.stdout, sys.stderr))
     return rc & 0xFF  # like perl's exit(): 256 failed xdsh targets exit 0

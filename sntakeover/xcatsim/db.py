@@ -401,6 +401,10 @@ class DB:
     def is_up(self, name: str) -> bool:
         return self.up_map([name])[name]
 
+    def mn_reaches(self, name: str) -> bool:
+        """Up and reachable from the MN (not partitioned from it)."""
+        return self.is_up(name) and not self.machine(name).get("partitioned")
+
     # ------------------------------------------------------------ the dict form
     def export(self) -> dict[str, Any]:
         """The whole cluster in the dict form, as one consistent snapshot (one read transaction)."""

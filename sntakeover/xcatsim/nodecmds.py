@@ -13,7 +13,7 @@ from typing import Any
 
 from . import agent, noderange
 from .remote import DISPATCH_FAIL, NOT_RESPONDING, dispatch, waves
-from .state import machine_up, new_machine
+from .state import machine_up, mn_reaches, new_machine
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def nodestat(ctx: Any, args: list[str]) -> None:
         hosts = ctx.db.machines(group)
         for n in group:
             m = hosts.get(n)
-            if machine_up(m):
+            if mn_reaches(m):
                 results[n] = m.get("nodeset") or "sshd"
             else:
                 results[n] = f"noping({(m or {}).get('power', 'off')})" if power else "noping"
@@ -138,7 +138,7 @@ def _updatenode_wave(ctx: Any, wave: list[str], sflag: bool, scripts: str | None
         attrs = ctx.db.get_attrs(wave, "postscripts", ["postscripts", "postbootscripts"])
     for n in wave:
         m = hosts.get(n)
-        if m is None or not machine_up(m):
+        if m is None or not mn_reaches(m):
             ctx.error(NOT_RESPONDING.format(node=n), 1)
             continue
         if sflag:

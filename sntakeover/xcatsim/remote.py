@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from . import nodescript, noderange
 from .nodeshell import mutates, run_on
-from .state import machine_up
+from .state import mn_reaches
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def dispatch(ctx: Any, nodes: list[str]) -> list[list[str]]:
         ok = False
         for d in dests:
             ctx.round_trip()
-            if db.is_up(d):
+            if db.mn_reaches(d):
                 ok = True
                 break
         if ok:
@@ -173,7 +173,7 @@ def _run_wave(ctx: Any, wave: list[str], command: str, verify: bool, stream: boo
                     db.save_machine(n, now[n])
     for n in wave:
         m = hosts.get(n)
-        if m is None or not machine_up(m):
+        if m is None or not mn_reaches(m):
             failed += 1
             if verify:
                 ctx.error(NOT_RESPONDING.format(node=n), 1)

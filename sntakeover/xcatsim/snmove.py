@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any
 
-from . import noderange
+from . import noderange, runlog
 from .options import GetoptError, getopt_bundling
 from .state import XCAT_VERSION, in_subnet
 from .snmove_nodes import node_steps
@@ -254,6 +254,7 @@ def snmove(ctx: Any, args: list[str]) -> None:
             db.set_node_attrs(n, "noderes", sn_hash[n])
         for n in nodes_con:
             db.set_node_attrs(n, "nodehm", {"conserver": newsn[n]})
+        runlog.append_moved(ctx.dir, {n: sn_hash[n]["servicenode"] for n in nodes})
     if nodes_con:
         ctx.data("Running makeconservercf " + ",".join(nodes_con))
         child = runxcmd(ctx, "makeconservercf", nodes_con, [], 0)

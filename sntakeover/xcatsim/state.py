@@ -156,6 +156,12 @@ def machine_up(m: dict[str, Any] | None) -> bool:
     return bool(m and m.get("up") and m.get("power") == "on")
 
 
+def mn_reaches(m: dict[str, Any] | None) -> bool:
+    """Up, and not cut off from the MN (``partitioned``: an SN that runs, and serves its nodes,
+    but that the MN's network cannot reach; its BMC still answers)."""
+    return machine_up(m) and not (m or {}).get("partitioned")
+
+
 def new_machine(up: bool = True) -> dict[str, Any]:
     return {"up": up, "power": "on" if up else "off", "bmc": True, "interfaces": [], "files": {},
             "routes": [], "bootlist": "", "postscripts_run": [], "nodeset": ""}
