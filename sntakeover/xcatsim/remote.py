@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from . import nodescript, noderange
 from .nodeshell import mutates, run_on
-from .state import mn_reaches
+from .state import machine_up, mn_reaches
 
 log = logging.getLogger(__name__)
 
