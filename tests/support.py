@@ -131,6 +131,15 @@ command_timeout = 120.0
     def store(self) -> Store:
         return Store(self.store_location, readonly=True)
 
+    def snmove_rows(self, *, running: bool) -> list[Any]:
+        """The snmove commands the daemon recorded: still running (a pid, no result yet) or finished."""
+        where = "rc IS NULL AND pid IS NOT NULL" if running else "rc IS NOT NULL"
+        s = self.store()
+        try:
+            return s.query(f"SELECT seq, pid FROM commands WHERE argv LIKE '[\"snmove\"%' AND {where}")
+        finally:
+            s.close()
+
     def incident_for(self, sn: str) -> dict[str, Any] | None:
         s = self.store()
         try:

@@ -359,15 +359,8 @@ def test_a_daemon_killed_after_the_database_move_finishes_the_node_side_steps_on
     s.x.set_latency(s.dir, 0.3)  # every simulated round trip takes a while: the kill lands between the steps
     d = daemon(s, extra='[takeover]\nstrategy = "fast"\n')
 
-    def db_move_done():
-        st = d.store()
-        try:
-            return st.query("SELECT seq FROM commands WHERE argv LIKE '[\"snmove\"%' AND rc IS NOT NULL")
-        finally:
-            st.close()
-
     assert d.send(event("sn1", state_type="hard"))["ok"]
-    wait_until(db_move_done, timeout=120, what="snmove -i finished")
+    wait_until(lambda: d.snmove_rows(running=False), timeout=120, what="snmove -i finished")
     d.kill()
     assert all(s.servicenode(n) == "sn2,sn1" for n in mine)
     s.x.set_latency(s.dir, 0.0)

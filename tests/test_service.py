@@ -200,15 +200,8 @@ def test_a_second_stop_signal_stops_without_waiting_and_leaves_the_store_to_the_
     d = daemon(s)
     s.x.set_latency(s.dir, 0.1)  # snmove runs for a while
 
-    def snmove_running():
-        st = d.store()
-        try:
-            return st.query("SELECT pid FROM commands WHERE argv LIKE '[\"snmove\"%' AND rc IS NULL AND pid IS NOT NULL")
-        finally:
-            st.close()
-
     d.send(event("sn1", state_type="hard"))
-    wait_until(snmove_running, timeout=60, what="snmove running")
+    wait_until(lambda: d.snmove_rows(running=True), timeout=60, what="snmove running")
     d.proc.send_signal(signal.SIGTERM)
     wait_until(lambda: "stopping (signal" in d.logfile.read_text(), timeout=30, what="the first signal")
     d.proc.send_signal(signal.SIGTERM)

@@ -135,14 +135,7 @@ def test_killed_during_snmove_waits_for_it_and_never_moves_a_node_twice(sim, dae
     d.send(event("sn1", id="crash-during-move"))
     d.wait_state("sn1", {"moving"})
 
-    def snmove_running():
-        st = d.store()
-        try:
-            return st.query("SELECT pid FROM commands WHERE argv LIKE '[\"snmove\"%' AND rc IS NULL AND pid IS NOT NULL")
-        finally:
-            st.close()
-
-    wait_until(snmove_running, timeout=30, interval=0.02, what="snmove running")
+    wait_until(lambda: d.snmove_rows(running=True), timeout=30, interval=0.02, what="snmove running")
     d.kill()
     d.start()
     inc = d.wait_closed("sn1", timeout=120)
