@@ -78,7 +78,8 @@ def test_standby_acks_and_the_leader_alone_drives(sim, pair):
     assert role(b) == "standby"
     assert "leading from now on" not in b.logfile.read_text()
     # notifications are delivered by the leader alone (the log notifier writes each transition)
-    assert "incident 1 (sn1): verifying -> done" in a.logfile.read_text()
+    wait_until(lambda: "incident 1 (sn1): verifying -> done" in a.logfile.read_text(), timeout=30,
+               what="the leader's notification of done")  # the notifier runs after the commit
     assert "sntakeover.incident" not in b.logfile.read_text()
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from sntakeover.auth import ClientKeys
+from sntakeover.cli_keys import create_pair
 from sntakeover.client import request
 from sntakeover.poll import wait_until
 from sntakeover.store import Store
@@ -65,6 +67,15 @@ class Agent:
         self.shared = tmp / "shared"  # the storage that follows the active MN
         self.config = tmp / "config.toml"
         xcat = f'[xcat]\npath = ["{sim.bin}"]\ncommand_timeout = 120.0\n'  # xCAT's commands (check-config)
+        # a tcp:// endpoint takes only known CURVE keys: the daemon's pair and its keys directory on
+        # the shared storage; the agent's monitor asks 'status' with an admin key ('ra')
+        etc, keys = self.shared / "etc", self.shared / "keys"
+        if not (etc / "server.key").exists():  # both management nodes see the same storage
+            create_pair(etc, "server")
+            create_pair(keys, "ra")
+        self.keys = ClientKeys.from_files(str(keys / "ra.key_secret"), str(etc / "server.key"))
+        auth = (f'[auth]\nkeys_dir = "{keys}"\nserver_secret = "{etc}/server.key_secret"\nadmins = ["ra"]\n'
+                f'client_key = "{keys}/ra.key_secret"\nserver_public = "{etc}/server.key"\n')
         self.config.write_text(f"""
 [daemon]
 state_dir = "{self.shared}/state"
@@ -78,7 +89,7 @@ interval = 0.2
 interval = 0.2
 [metrics]
 listen = ""
-{xcat}{extra}""")
+{xcat}{auth}{extra}""")
         binary = Path(sys.executable).parent / "sntakeover"
         self.params = {"binary": str(binary), "config": str(self.config), "pidfile": str(tmp / "ra.pid"),
                        "logfile": str(tmp / "daemon.log"), "path": os.environ["PATH"]}
@@ -145,7 +156,7 @@ def test_start_stop_monitor_cycles_and_failures_seen_by_monitor(agent, sim):
         assert a.run("monitor") == OCF_NOT_RUNNING
         assert a.run("start") == OCF_SUCCESS
         assert a.run("monitor") == OCF_SUCCESS
-        assert request({"v": 1, "op": "ping"}, endpoint=a.endpoint, timeout=2)["ok"]  # on the "virtual IP"
+        assert request({"v": 1, "op": "ping"}, endpoint=a.endpoint, timeout=2, keys=a.keys)["ok"]  # on the "virtual IP"
         assert a.run("start") == OCF_SUCCESS  # already running: still one daemon
         pid = a.pid()
         assert a.run("reload") == OCF_SUCCESS and a.pid() == pid
@@ -172,7 +183,8 @@ def test_a_takeover_moved_to_the_other_management_node_completes_once(agent, sim
     a = agent(s, extra='[takeover]\nstrategy = "snmove"\n')
     assert a.run("start") == OCF_SUCCESS
     s.x.set_latency(s.dir, 0.05)  # snmove takes a few seconds
-    reply = request({"v": 1, "op": "event", "event": event("sn1", id="ha-move")}, endpoint=a.endpoint, timeout=5)
+    reply = request({"v": 1, "op": "event", "event": event("sn1", id="ha-move")}, endpoint=a.endpoint, timeout=5,
+                    keys=a.keys)
     assert reply["ok"]
 
     def state() -> str | None:

@@ -98,5 +98,5 @@ def test_a_store_error_is_not_counted_against_the_event(tmp_path):
 
 
 def test_apply_attempts_must_be_positive():
-    with pytest.raises(ConfigError, match="engine.apply_attempts must be at least 1"):
+    with pytest.raises(ConfigError, match="engine.apply_attempts: must be at least 1, got 0"):
         build({"engine": {"apply_attempts": 0}})
