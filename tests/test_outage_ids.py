@@ -34,6 +34,20 @@ def nagios_args(**kw) -> argparse.Namespace:
     return argparse.Namespace(**base)
 
 
+def ids_by_last_change(outages, start, one):
+    """The ids of each outage's reports: every outage changes the state at its start, then repeats."""
+    ids, t = [], start
+    for repeats, gap in outages:
+        t += gap + 1
+        changed = t
+        got = []
+        for r in repeats:
+            t += r
+            got.append(one(changed, t))
+        ids.append(got)
+    return ids
+
+
 def check(ids_per_outage: list[list[str]]) -> None:
     for k, ids in enumerate(ids_per_outage):
         assert len(set(ids)) == 1, f"repeats of outage {k} got different ids: {ids}"
@@ -68,35 +82,23 @@ def test_nagios_service_check_through_environment_macros(adapt, outages, first_p
 @settings(max_examples=60, deadline=None)
 @given(OUTAGES)
 def test_nagios_without_problem_ids_uses_the_last_state_change(adapt, outages):
-    ids, t = [], 1772619342
-    for repeats, gap in outages:
-        t += gap + 1
-        changed = t
-        got = []
-        for r in repeats:
-            t += r
-            payload = hookcli.nagios_payload(nagios_args(host="sn1", state="DOWN", state_type="HARD", attempt="3",
-                                                         problem_id="0", last_state_change=str(changed), time=str(t)))
-            got.append(adapt("nagios", payload)[0]["id"])
-        ids.append(got)
-    check(ids)
+    def one(changed, t):
+        payload = hookcli.nagios_payload(nagios_args(host="sn1", state="DOWN", state_type="HARD", attempt="3",
+                                                     problem_id="0", last_state_change=str(changed), time=str(t)))
+        return adapt("nagios", payload)[0]["id"]
+
+    check(ids_by_last_change(outages, 1772619342, one))
 
 
 @settings(max_examples=60, deadline=None)
 @given(OUTAGES)
 def test_icinga2(adapt, outages):
-    ids, t = [], 1772619342.25
-    for repeats, gap in outages:
-        t += gap + 1
-        changed = t
-        got = []
-        for r in repeats:
-            t += r
-            p = {"host": "sn1", "state": "DOWN", "state_type": "HARD", "attempt": 3, "max_attempts": 3,
-                 "downtime": 0, "last_state_change": changed, "time": int(t)}
-            got.append(adapt("icinga2", p)[0]["id"])
-        ids.append(got)
-    check(ids)
+    def one(changed, t):
+        p = {"host": "sn1", "state": "DOWN", "state_type": "HARD", "attempt": 3, "max_attempts": 3,
+             "downtime": 0, "last_state_change": changed, "time": int(t)}
+        return adapt("icinga2", p)[0]["id"]
+
+    check(ids_by_last_change(outages, 1772619342.25, one))
 
 
 @settings(max_examples=40, deadline=None)
