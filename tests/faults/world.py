@@ -297,11 +297,18 @@ class World:
         def quiet() -> bool:
             busy = self.store_rows(
                 "SELECT (SELECT COUNT(*) FROM events WHERE processed = 0) AS pending,"
-                " (SELECT COUNT(*) FROM commands WHERE rc IS NULL) AS running,"
                 " (SELECT COUNT(*) FROM incidents WHERE closed IS NOT NULL AND wake_at IS NOT NULL) AS looking")
-            incs = self.store_rows("SELECT state, waiting, closed FROM incidents")
-            settled = bool(busy) and not any(busy[0].values()) and all(
-                i["closed"] or (State(i["state"]).waiting and i["waiting"]) for i in incs)
+            incs = {i["id"]: i for i in self.store_rows("SELECT id, state, waiting, closed FROM incidents")}
+
+            def waits(i) -> bool:
+                return not i["closed"] and State(i["state"]).waiting and bool(i["waiting"])
+
+            # a waiting incident checks again now and then (is the backup back?): those reads are
+            # not work in progress; any other command still running is
+            running = [r for r in self.store_rows("SELECT incident_id FROM commands WHERE rc IS NULL")
+                       if r["incident_id"] not in incs or not waits(incs[r["incident_id"]])]
+            settled = bool(busy) and not any(busy[0].values()) and not running and all(
+                i["closed"] or waits(i) for i in incs.values())
             dead = audit.dead_sns(self.sim.state())
             if dead - calm["dead"]:  # died meanwhile (a backup mid-move): monitoring says so
                 with self.lock:
