@@ -176,7 +176,8 @@ class Gates:
     def readiness(self, inc: Incident, plan: Plan, nodes: list[str], ctx) -> Readiness:
         """Split ``nodes`` (planned, not moved yet) into those that may move now and those that wait."""
         out = Readiness()
-        moves = {m.node: m for m in plan.moves if m.node in set(nodes)}
+        wanted = set(nodes)
+        moves = {m.node: m for m in plan.moves if m.node in wanted}
         held = self.holddown(inc, list(moves))
         for node, why in held.items():
             out.waiting[node] = ("holddown", why)

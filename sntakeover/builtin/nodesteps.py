@@ -19,6 +19,7 @@ stays, a name is looked up in xCAT's ``hosts`` table.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -99,19 +100,25 @@ class Facts:
         return found
 
 
-def _is_ipv4(s: str) -> bool:
+@functools.lru_cache(maxsize=65536)
+def _v4(s: str) -> int | None:
+    """The IPv4 address ``s`` as an integer, None when it is not one (a cluster has few distinct masks
+    and nets, and each node's address is looked at once per networks row)."""
     try:
-        ipaddress.IPv4Address(s)
-        return True
+        return int(ipaddress.IPv4Address(s))
     except ValueError:
-        return False
+        return None
+
+
+def _is_ipv4(s: str) -> bool:
+    return _v4(s) is not None
 
 
 def _in_subnet(ip: str, mask: str, net: str) -> bool:
-    if not (_is_ipv4(ip) and _is_ipv4(mask) and _is_ipv4(net)):
+    a, m, n = _v4(ip), _v4(mask), _v4(net)
+    if a is None or m is None or n is None:
         return False
-    m = int(ipaddress.IPv4Address(mask))
-    return int(ipaddress.IPv4Address(ip)) & m == int(ipaddress.IPv4Address(net)) & m
+    return a & m == n & m
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -210,12 +217,10 @@ def read_moved(ctx, plan: Plan) -> dict[str, tuple[str, str]]:
 
 
 def _grouped(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+    out: dict[str, dict[str, None]] = {}  # dicts keep the first-seen order and find a repeat in O(1)
     for key, node in pairs:
-        members = out.setdefault(key, [])
-        if node not in members:
-            members.append(node)
-    return out
+        out.setdefault(key, {})[node] = None
+    return {key: list(members) for key, members in out.items()}
 
 
 def niminit_commands(facts: Facts, moved: dict[str, tuple[str, str]]) -> list[list[str]]:
