@@ -1,4 +1,4 @@
-"""Parsers for xCAT command output (formats in xcat.md §2.2 and §3)."""
+"""Parsers for xCAT command output (formats in xcat.md §2.2 and §3), and the checks on the command lines sent."""
 
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ def check_names(names: Iterable[str]) -> list[str]:
     if bad:
         raise ValueError(f"invalid xCAT object name(s): {', '.join(map(repr, bad[:5]))}")
     return out
+
+
+def with_fanout(argv: list[str], fanout: int) -> list[str]:
+    """``argv`` with its fan-out (``xcat.fanout``): ``xdsh <nodes> -f N ...``, ``updatenode <nodes> ...
+    --fanout=N``; other commands as they are."""
+    if argv[:1] == ["xdsh"]:
+        return [*argv[:2], "-f", str(fanout), *argv[2:]]
+    if argv[:1] == ["updatenode"]:
+        return [*argv, f"--fanout={fanout}"]
+    return argv
 
 
 def perl_regex_literal(name: str) -> str:

@@ -52,9 +52,10 @@ def close(*sims: Sim) -> None:
         getattr(s, "close", lambda: None)()
 
 
-def move(sim: Sim, strategy: str, takeover: dict[str, Any] | None = None):
+def move(sim: Sim, strategy: str, takeover: dict[str, Any] | None = None, xcat: dict[str, Any] | None = None):
     """Plan sn1's takeover with the built-in planner and run one strategy; return (plan, result, notes)."""
-    cfg = build({"xcat": {"path": [str(sim.bin)]}, "takeover": {"strategy": strategy, **(takeover or {})}})
+    cfg = build({"xcat": {"path": [str(sim.bin)], **(xcat or {})},
+                 "takeover": {"strategy": strategy, **(takeover or {})}})
     notes: list[str] = []
     ctx = Context(cfg, LocalRunner(path_prefix=[str(sim.bin)]), notes.append)
     hooks = Hooks(get_plugin_manager(load_entrypoints=False))
@@ -198,14 +199,17 @@ def test_fast_reaches_the_nodes_in_a_few_fanned_out_commands(tmp_path):
     plain, fast = twins(tmp_path, nodes=32)
     mine = sn1_nodes(plain)
     move(plain, "snmove")
-    _, res, _ = move(fast, "fast")
+    _, res, _ = move(fast, "fast", xcat={"fanout": 5})
     node_cmds = [c for c in res.commands if c[0] != "snmove"]
+    # every one reaches its nodes 5 at a time (xcat.fanout): xdsh -f, updatenode --fanout
+    assert all(c[2:4] == ("-f", "5") for c in node_cmds if c[0] == "xdsh"), node_cmds
+    assert all(c[-1] == "--fanout=5" for c in node_cmds if c[0] == "updatenode"), node_cmds
     # the bootlist: one xdsh -e for the whole group (one gateway, one new server); each node
     # picks its own address from the list, so every node's address is on it
     [bootlist] = [c for c in node_cmds if "-e" in c]
-    assert sorted(bootlist[1].split(",")) == sorted(mine) and bootlist[3].endswith("sntakeover-bootlist")
+    assert sorted(bootlist[1].split(",")) == sorted(mine) and bootlist[5].endswith("sntakeover-bootlist")
     ips = fast.state()["tables"]["hosts"]
-    assert sorted(bootlist[6:]) == sorted(ips[n]["ip"] for n in mine)
+    assert sorted(bootlist[8:]) == sorted(ips[n]["ip"] for n in mine)
     # the rest: /etc/xcatinfo, netstat -rn, one route change, updatenode -s and -P
     assert len(node_cmds) == 6, node_cmds
     # plain snmove: at least four xdsh per node (xcatinfo, netstat -rn, netstat -in, bootlist)

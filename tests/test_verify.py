@@ -42,7 +42,8 @@ def test_hook_sntakeover_verify_every_verifier_stores_its_verdict_per_node(sim, 
     nodes = {r["node"]: r for r in d.summary(inc["id"])["nodes"]}
     assert all(nodes[n]["status"] == "verified" and "database: servicenode=sn2,sn1" in nodes[n]["detail"] for n in mine)
     # the report postscript ran through updatenode, on the planned nodes only
-    assert ["updatenode", ",".join(mine), "-P", "sntakeover-report"] in [["updatenode", *c] for c in s.calls("updatenode")]
+    assert ["updatenode", ",".join(mine), "-P", "sntakeover-report", "--fanout=256"] in [
+        ["updatenode", *c] for c in s.calls("updatenode")]
 
 
 def test_a_node_down_at_takeover_time_fails_each_verifier_that_can_tell(sim, daemon):

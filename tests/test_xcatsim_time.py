@@ -169,3 +169,23 @@ def test_concurrent_snmoves_overlap(tmp_path):
     first_done = min(len(order) - 1 - order[::-1].index(n) for n in ("cn1", "cn2"))
     other = "cn2" if order[first_done] == "cn1" else "cn1"
     assert order.index(other) < first_done, order
+
+
+def test_updatenode_fanout_sets_the_wave_size(tmp_path):
+    c = init_cluster(tmp_path / "c", nodes=20, sns=("sn1", "sn2"), listeners=False)
+    set_latency(c, 0.3)
+    targets = [f"cn{i}" for i in range(1, 11)]
+    for spelling in (["--fanout=5"], ["--fanout", "5"]):
+        with edit_state(c) as s:
+            for n in targets:
+                s["machines"][n]["postscripts_run"] = []
+        p = subprocess.Popen(["updatenode", "cn1-cn10", *spelling, "-P", "syslog"], env=_env(c),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        counts = []
+        while p.poll() is None:
+            m = load_state(c)["machines"]
+            counts.append(sum(bool(m[n]["postscripts_run"]) for n in targets))
+            time.sleep(0.01)
+        assert p.wait() == 0
+        assert set(counts) <= {0, 5, 10} and 5 in counts, (spelling, counts)
+        assert sum(bool(m["postscripts_run"]) for n, m in load_state(c)["machines"].items() if n in targets) == 10

@@ -40,6 +40,7 @@ from sntakeover.builtin import nodesteps as ns
 from sntakeover.builtin.snmove import result, run_each, snmove_argvs
 from sntakeover.model import TakeoverResult
 from sntakeover.runner import CommandResult
+from sntakeover.xcatout import with_fanout
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ def node_side(ctx, facts: ns.Facts, moved: dict[str, tuple[str, str]]) -> tuple[
         commands that say ``File exists``), and per-node texts for steps not sent.
     """
     width = max(1, ctx.config.get("takeover", "fast_width"))
+    fanout = ctx.config.get("xcat", "fanout")
+
+    def fanned(argvs: Sequence[list[str]]) -> list[list[str]]:
+        return [with_fanout(a, fanout) for a in argvs]
+
     aix = [n for n in moved if facts.aix(n)]
     groups = ns.route_groups(facts, moved)
     in_groups = {n for members in groups.values() for n in members}
@@ -79,20 +85,20 @@ def node_side(ctx, facts: ns.Facts, moved: dict[str, tuple[str, str]]) -> tuple[
              f"{len(groups)} gateway group(s)")
     # each node gets /etc/xcatinfo before updatenode -s (which rewrites it) and -s before -P;
     # niminit, the bootlist commands and the route read meanwhile, then the route commands
-    chain = ns.xcatinfo_commands(facts, moved)
+    chain = fanned(ns.xcatinfo_commands(facts, moved))
     for pair in ns.postscript_commands(facts, moved, ctx.config.get("takeover", "postscripts")):
-        chain += pair
+        chain += fanned(pair)
     reads: dict[str, list[str]] = {}
     if route_aix:
-        reads["rn"] = ["xdsh", ",".join(route_aix), "netstat -rn"]
+        reads["rn"] = with_fanout(["xdsh", ",".join(route_aix), "netstat -rn"], fanout)
     bootlists, skipped = (ns.bootlist_commands(facts, moved, ns.bootlist_script(ctx.config.state_dir))
                           if aix else ([], {}))
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fast") as pool:
         first = pool.submit(_run, ctx, chain)
-        now = [pool.submit(_run, ctx, [a]) for a in ns.niminit_commands(facts, moved) + bootlists]
+        now = [pool.submit(_run, ctx, [a]) for a in fanned(ns.niminit_commands(facts, moved) + bootlists)]
         read = {k: pool.submit(_run, ctx, [a]) for k, a in reads.items()}
         out = {k: f.result()[0][1] for k, f in read.items()}
-        routes = ns.route_commands(facts, groups, out["rn"].stdout if "rn" in out else "")
+        routes = fanned(ns.route_commands(facts, groups, out["rn"].stdout if "rn" in out else ""))
         later = [pool.submit(_run, ctx, [a]) for a in routes]
         runs = first.result() + [r for f in now + later for r in f.result()]
     # a read fails only for the nodes that did not answer; its output is not worth keeping

@@ -14,7 +14,7 @@ import shlex
 from sntakeover import hookimpl
 from sntakeover.builtin.verify import database_view
 from sntakeover.model import NodeVerdict
-from sntakeover.xcatout import check_names, parse_node_lines
+from sntakeover.xcatout import check_names, parse_node_lines, with_fanout
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def sntakeover_verify(incident, plan, ctx):
     if not ctx.config.get("verify", "node_check") or not plan.nodes:
         return None
     db = database_view(ctx, plan.nodes)
-    res = ctx.xcat(*xcatinfo_argv(plan.nodes, ctx.config.get("verify", "xcatinfo_path")))
+    res = ctx.xcat(*with_fanout(xcatinfo_argv(plan.nodes, ctx.config.get("verify", "xcatinfo_path")),
+                                ctx.config.get("xcat", "fanout")))
     said = parse_node_lines(res.stdout)
     errors = parse_node_lines(res.stderr)
     verdicts = []

@@ -19,7 +19,7 @@ import re
 from sntakeover import hookimpl
 from sntakeover.builtin.verify import database_view
 from sntakeover.model import NodeVerdict
-from sntakeover.xcatout import check_names
+from sntakeover.xcatout import check_names, with_fanout
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ def sntakeover_verify(incident, plan, ctx):
     if not ctx.config.get("verify", "report") or not plan.nodes:
         return None
     db = database_view(ctx, plan.nodes)
-    res = ctx.xcat("updatenode", ",".join(check_names(plan.nodes)), "-P", ctx.config.get("verify", "report_script"))
+    res = ctx.xcat(*with_fanout(["updatenode", ",".join(check_names(plan.nodes)), "-P",
+                                 ctx.config.get("verify", "report_script")], ctx.config.get("xcat", "fanout")))
     reports = parse_reports(res.stdout)
     verdicts = []
     for node in plan.nodes:

@@ -102,11 +102,17 @@ def _xcatinfo(ctx: Any, n: str, attrs: dict[str, str]) -> str:
 def updatenode(ctx: Any, args: list[str]) -> None:
     sflag = "-s" in args or "--sn" in args
     scripts = None
+    fanout = 0
     rest: list[str] = []
     i = 0
     while i < len(args):
         a = args[i]
-        if a in ("-P", "--scripts"):
+        if a.startswith("--fanout=") and a[9:].isdigit():  # [--fanout=fanout_value] (updatenode man page)
+            fanout = int(a[9:])
+        elif a == "--fanout" and i + 1 < len(args) and args[i + 1].isdigit():
+            fanout = int(args[i + 1])
+            i += 1
+        elif a in ("-P", "--scripts"):
             if i + 1 < len(args) and not args[i + 1].startswith("-"):
                 scripts = args[i + 1]
                 i += 1
@@ -127,7 +133,7 @@ def updatenode(ctx: Any, args: list[str]) -> None:
         return
     defaults = ctx.db.row("postscripts", "xcatdefaults") or {}
     for group in dispatch(ctx, nodes):
-        for wave in waves(ctx, group, write=True):
+        for wave in waves(ctx, group, write=True, fanout=fanout):
             _updatenode_wave(ctx, wave, sflag, scripts, defaults)
 
 
