@@ -93,11 +93,14 @@ def run_wave(db: Any, hosts: dict[str, dict[str, Any]], oses: dict[str, str], no
         return {n: (127, [], [f"{SHELL}: not found (the simulator runs xdsh -e scripts with {SHELL})"], [])
                 for n in nodes}
     with tempfile.TemporaryDirectory(prefix="xdsh-e-") as tmp:
-        parts = ["PATH=/nonexistent-path\n"]
+        # the arguments and the bootlist recorder once for the wave: each node's subshell
+        # inherits them (a wave of 256 nodes each listing 512 addresses would otherwise be
+        # parsed 256 times); each node's own commands are defined inside its subshell
+        parts = ["PATH=/nonexistent-path\n", _BOOTLIST, f"set -- {' '.join(_q(a) for a in args)}\n"]
+        sourced = f". {_q(script)}\n"
         for i, n in enumerate(nodes):
             aix = oses[n] == "AIX"
-            parts.append(f"(\n{_functions(db, n, hosts[n], aix)}{_BOOTLIST}"
-                         f"set -- {' '.join(_q(a) for a in args)}\n. {_q(script)}\n"
+            parts.append(f"(\n{_functions(db, n, hosts[n], aix)}{sourced}"
                          f") >{tmp}/{i}.out 2>{tmp}/{i}.err 3>{tmp}/{i}.bl </dev/null\n"
                          f"print $? >{tmp}/{i}.rc\n")
         program = Path(tmp) / "wave.ksh"
