@@ -95,8 +95,10 @@ def node_side(ctx, facts: ns.Facts, moved: dict[str, tuple[str, str]]) -> tuple[
                           if aix else ([], {}))
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="fast") as pool:
         first = pool.submit(_run, ctx, chain)
-        now = [pool.submit(_run, ctx, [a]) for a in fanned(ns.niminit_commands(facts, moved) + bootlists)]
+        # the route read before the bootlist groups: the route commands wait for it, and with
+        # more groups than takeover.fast_width it would otherwise queue behind all of them
         read = {k: pool.submit(_run, ctx, [a]) for k, a in reads.items()}
+        now = [pool.submit(_run, ctx, [a]) for a in fanned(ns.niminit_commands(facts, moved) + bootlists)]
         out = {k: f.result()[0][1] for k, f in read.items()}
         routes = fanned(ns.route_commands(facts, groups, out["rn"].stdout if "rn" in out else ""))
         later = [pool.submit(_run, ctx, [a]) for a in routes]
