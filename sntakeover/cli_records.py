@@ -41,6 +41,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     say(f"store {st.get('store')}: {st.get('events')} event(s), {st.get('events_pending')} pending")
     if st.get("metrics"):
         say(f"metrics: {st['metrics']}")
+    ha = st.get("leadership") or {}
+    if ha.get("role") == "leader":
+        say(f"HA: this daemon leads (generation {ha.get('generation')}): it applies events and drives incidents")
+    elif ha.get("role") == "standby":
+        last = ha.get("leader") or {}
+        who = (f"the leader is {last.get('holder')} (generation {last.get('generation')}, since {last.get('since')})"
+               if last else "no daemon has led yet")
+        say(f"HA: standby: it acknowledges events; {who}")
     if st.get("paused"):
         p = st["paused"]
         say(f"PAUSED by {p['by']} since {p['since']}{': ' + p['reason'] if p.get('reason') else ''} -- nothing "

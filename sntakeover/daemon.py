@@ -151,7 +151,7 @@ class Daemon:
             "uptime": round(time.time() - self.started, 1),
             "endpoint": self.config.endpoint,
             "store": str(st),
-            "leadership": self.leadership.describe(),
+            "leadership": {**self.leadership.describe(), "leader": st.leader()},
             "paused": {"by": pause.by, "since": pause.since, "reason": pause.reason} if pause else None,
             "breaker": {"since": breaker.since, "reason": breaker.reason} if breaker else None,
             "maintenance": [{"servicenode": m.servicenode, "until": m.until, "by": m.by, "reason": m.reason}

@@ -36,13 +36,14 @@ from .errors import StaleLeader, StoreError
 from .model import Event, Incident, NodeProgress, NodeVerdict, State
 from .pgstore import PgConnection, is_url, redact
 from .storefiles import BUSY_TIMEOUT, FILE_MODE, store_exists, tighten, tighten_store_files, write_lock
+from .storecommands import CommandsAndLead
 from .storeschema import SCHEMA_VERSION, migrate as migrate_schema, stored_version
 
 __all__ = ["FILE_MODE", "SCHEMA_VERSION", "Store", "StaleLeader", "store_exists", "tighten", "tighten_store_files"]
 
 log = logging.getLogger(__name__)
 
-class Store:
+class Store(CommandsAndLead):
     """Thread-safe access to the store: one connection, one lock.
 
     ``path`` is an SQLite file, or a ``postgresql://`` URL (:mod:`sntakeover.pgstore`):
@@ -435,70 +436,3 @@ class Store:
     def events_of(self, iid: int) -> list[sqlite3.Row]:
         return self.query("SELECT seq, id, kind, received, outcome, sender FROM events WHERE incident_id = ? ORDER BY seq",
                           (iid,))
-
-    # -- commands ----------------------------------------------------------------
-
-    def command_started(self, iid: int | None, argv: list[str]) -> tuple[int, str]:
-        """Record the intent to run ``argv`` before it starts; returns ``(seq, tag)``.
-
-        The tag (unique to this store and command) goes into the command's
-        environment, so a restarted daemon finds the process even when the
-        daemon died before it could write the pid.
-        """
-        with self.tx() as db:
-            generation = self.check_fencing(db)
-            cur = db.execute(
-                "INSERT INTO commands (incident_id, started, argv, generation) VALUES (?,?,?,?)",
-                (iid, now(), json.dumps(argv), generation),
-            )
-            seq = int(cur.lastrowid)
-            store_id = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
-            tag = f"{store_id}-{seq}"
-            db.execute("UPDATE commands SET tag = ? WHERE seq = ?", (tag, seq))
-            return seq, tag
-
-    def check_fencing(self, db: Any) -> int | None:
-        """The fencing token this process holds, refused (:class:`StaleLeader`) when it is not the store's.
-
-        Runs in the transaction that records the command or outcome: a takeover commits its
-        new generation before or after it, never in between (writers follow one another).
-        """
-        if self.fencing is None:
-            return None
-        token = self.fencing()
-        current = int(db.execute("SELECT value FROM meta WHERE key = 'leader_generation'").fetchone()[0])
-        if token is None or token != current:
-            raise StaleLeader(f"refused: this daemon's leadership (generation {token}) is stale, generation "
-                              f"{current} leads now")
-        return token
-
-    def leader_generation(self) -> int:
-        return int(self.query("SELECT value FROM meta WHERE key = 'leader_generation'")[0][0])
-
-    def take_lead(self, holder: str) -> int:
-        """Start a new leadership: increment the fencing token; returns the new generation."""
-        with self.tx() as db:
-            gen = int(db.execute("SELECT value FROM meta WHERE key = 'leader_generation'").fetchone()[0]) + 1
-            db.execute("UPDATE meta SET value = ? WHERE key = 'leader_generation'", (str(gen),))
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('leader', '')")
-            db.execute("UPDATE meta SET value = ? WHERE key = 'leader'", (json.dumps({"holder": holder,
-                                                                                      "generation": gen,
-                                                                                      "since": now()}),))
-        return gen
-
-    def command_pid(self, seq: int, pid: int) -> None:
-        with self.tx() as db:
-            db.execute("UPDATE commands SET pid = ? WHERE seq = ?", (pid, seq))
-
-    def command_finished(self, seq: int, rc: int, timed_out: bool, duration: float, stdout: str, stderr: str) -> None:
-        with self.tx() as db:
-            db.execute(
-                "UPDATE commands SET rc = ?, timed_out = ?, duration = ?, stdout = ?, stderr = ? WHERE seq = ?",
-                (rc, int(timed_out), duration, stdout[-65536:], stderr[-65536:], seq),
-            )
-
-    def unfinished_commands(self, iid: int) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM commands WHERE incident_id = ? AND rc IS NULL ORDER BY seq", (iid,))
-
-    def commands_of(self, iid: int) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM commands WHERE incident_id = ? ORDER BY seq", (iid,))

@@ -7,6 +7,8 @@ incidents; every xCAT command carries the leader's generation (fencing token).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -81,6 +83,23 @@ def test_standby_acks_and_the_leader_alone_drives(sim, pair):
     wait_until(lambda: "incident 1 (sn1): verifying -> done" in a.logfile.read_text(), timeout=30,
                what="the leader's notification of done")  # the notifier runs after the commit
     assert "sntakeover.incident" not in b.logfile.read_text()
+
+
+def status_text(d: DaemonProc) -> str:
+    p = subprocess.run([sys.executable, "-m", "sntakeover", "status", "--config", str(d.config)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_status_says_which_daemon_leads(sim, pair):
+    a, b = pair(sim())
+    gen = generation(a)
+    assert f"HA: this daemon leads (generation {gen})" in status_text(a)
+    text = status_text(b)
+    assert "HA: standby" in text, text
+    holder = a.request({"v": 1, "op": "status"})["status"]["leadership"]["holder"]
+    assert f"the leader is {holder} (generation {gen}" in text, text
 
 
 def test_leader_killed_mid_snmove_the_standby_finishes_and_no_node_moves_twice(sim, pair):
