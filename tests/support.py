@@ -140,13 +140,17 @@ command_timeout = 120.0
         finally:
             s.close()
 
-    def incident_for(self, sn: str) -> dict[str, Any] | None:
+    def query_one(self, sql: str, args: Any = ()) -> dict[str, Any] | None:
+        """The first row of a query on the daemon's store, or None."""
         s = self.store()
         try:
-            rows = s.query("SELECT * FROM incidents WHERE servicenode = ? ORDER BY id DESC LIMIT 1", (sn,))
+            rows = s.query(sql, args)
             return dict(rows[0]) if rows else None
         finally:
             s.close()
+
+    def incident_for(self, sn: str) -> dict[str, Any] | None:
+        return self.query_one("SELECT * FROM incidents WHERE servicenode = ? ORDER BY id DESC LIMIT 1", (sn,))
 
     def wait_closed(self, sn: str, timeout: float = 60.0, after: int = 0) -> dict[str, Any]:
         def closed():
@@ -231,6 +235,20 @@ def event(sn: str = "sn1", kind: str = "sn.down", id: str | None = None, **kw: A
           "source": {"tool": "nagios", "host": "mon1", "ref": "17"}, "time": now()}
     ev.update(kw)
     return ev
+
+
+def partial_with_one_down_node(s: Sim, daemon, *, victim: int = 1,
+                               extra: str = "[verify]\ninterval = 0.1\n") -> tuple[DaemonProc, dict[str, Any], str]:
+    """sn1 fails while one of its compute nodes (``victim``-th of sn1's) is down; a daemon from the
+    ``daemon`` fixture takes over and the incident ends ``partial``. Returns (daemon, incident, node)."""
+    node = s.nodes_first("sn1")[victim]
+    s.fail("sn1")
+    s.node_down(node)
+    d = daemon(s, extra=extra)
+    d.send(event("sn1"))
+    inc = d.wait_closed("sn1")
+    assert inc["state"] == "partial"
+    return d, inc, node
 
 
 def dumps(obj: Any) -> str:

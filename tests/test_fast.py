@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import Sim, event
+from support import Sim, event, partial_with_one_down_node
 from sntakeover.poll import wait_until
 from sntakeover.config import build
 from sntakeover.context import Context
@@ -283,13 +283,7 @@ def test_daemon_with_fast_strategy_ends_done_with_every_node_verified(sim, daemo
 def test_daemon_fast_with_a_down_node_ends_partial_with_xcat_text(sim, daemon):
     s = sim()
     mine = s.nodes_first("sn1")
-    victim = mine[1]
-    s.fail("sn1")
-    s.node_down(victim)
-    d = daemon(s, extra='[takeover]\nstrategy = "fast"\n')
-    d.send(event("sn1"))
-    inc = d.wait_closed("sn1")
-    assert inc["state"] == "partial"
+    d, inc, victim = partial_with_one_down_node(s, daemon, extra='[takeover]\nstrategy = "fast"\n')
     rows = {r["node"]: r for r in d.summary(inc["id"])["nodes"]}
     assert rows[victim]["status"] == "failed"
     assert f"connect to host {victim} port 22: No route to host" in rows[victim]["detail"]

@@ -27,12 +27,7 @@ def poison_trigger(db_path, event_id: str) -> None:
 
 
 def row(d, event_id):
-    s = d.store()
-    try:
-        r = s.query("SELECT processed, outcome, attempts, incident_id FROM events WHERE id = ?", (event_id,))
-        return dict(r[0]) if r else None
-    finally:
-        s.close()
+    return d.query_one("SELECT processed, outcome, attempts, incident_id FROM events WHERE id = ?", (event_id,))
 
 
 def test_a_poison_event_is_quarantined_and_the_daemon_goes_on_with_the_others(sim, daemon, tmp_path):

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import support
 from support import REPO, event
 from sntakeover import hookimpl
 from sntakeover.config import build
@@ -23,13 +24,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def partial_with_one_down_node(sim, daemon, **kw):
     s = sim(sns=("sn1", "sn2"), **kw)
-    victim = s.nodes_first("sn1")[1]
-    s.fail("sn1")
-    s.node_down(victim)
-    d = daemon(s, extra="[verify]\ninterval = 0.1\n")
-    d.send(event("sn1"))
-    inc = d.wait_closed("sn1")
-    assert inc["state"] == "partial"
+    d, inc, victim = support.partial_with_one_down_node(s, daemon)
     return s, d, inc, victim
 
 

@@ -16,7 +16,7 @@ from sntakeover.model import Incident, NodeMove, NodeVerdict, Plan, State
 from sntakeover.plugins import Hooks, get_plugin_manager
 from sntakeover.runner import LocalRunner
 from sntakeover.verdicts import combine
-from support import event
+from support import event, partial_with_one_down_node
 
 INC = Incident(1, "sn1", State.VERIFYING, "2026-01-01T00:00:00Z")
 
@@ -49,13 +49,7 @@ def test_hook_sntakeover_verify_every_verifier_stores_its_verdict_per_node(sim, 
 def test_a_node_down_at_takeover_time_fails_each_verifier_that_can_tell(sim, daemon):
     s = sim()
     mine = s.nodes_first("sn1")
-    victim = mine[0]
-    s.fail("sn1")
-    s.node_down(victim)
-    d = daemon(s, extra="[verify]\ninterval = 0.2\nreport = true\n")
-    d.send(event("sn1"))
-    inc = d.wait_closed("sn1")
-    assert inc["state"] == "partial"
+    d, inc, victim = partial_with_one_down_node(s, daemon, victim=0, extra="[verify]\ninterval = 0.2\nreport = true\n")
     rows = verdict_rows(d, inc["id"])
     # the database was changed (snmove has no rollback) but snmove's error for the node reached verification
     assert rows[(victim, "database")]["ok"] == 0 and "takeover reported:" in rows[(victim, "database")]["detail"]
