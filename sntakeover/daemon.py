@@ -245,7 +245,7 @@ class Daemon:
             self.notifier.leading = self.leadership.leading
             intake = CountingIntake(self.config, self.intake_store, self.validators, self.hooks,
                                     on_stored=Coalesce(self.engine.wake, APPLY_DELAY), status=self.status,
-                                    control=self.engine.control)
+                                    control=self.engine.control, apply=self.engine.apply_stored)
             intake.tally = self.tally
             intake.keyring = auth.keyring if auth else None
             self.intake_loop = IntakeLoop(intake, self.config.endpoint, auth=auth,

@@ -17,6 +17,7 @@ fails the incident with its name.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import threading
@@ -28,7 +29,7 @@ from .config import Config
 from .context import Context
 from .errors import Abort, Retry, StaleLeader
 from .gates import Gates
-from .model import Incident, State
+from .model import Event, Incident, State
 from .outbox import enqueue_event_recorded, enqueue_notify
 from .plugins import Hooks
 from .recording import RecordingRunner
@@ -62,6 +63,7 @@ class Engine(Steps):
         self._slots = threading.BoundedSemaphore(config.get("daemon", "workers"))
         self._thread: threading.Thread | None = None
         self._hurry = threading.Event()
+        self._after: collections.deque[tuple[dict[int, tuple[State, str]], list[tuple[int, str]]]] = collections.deque()
         #: called after every round of the engine loop (the service's watchdog ping)
         self.heartbeat: Callable[[], None] = lambda: None
         #: whether this daemon drives incidents (see :mod:`sntakeover.leader`); a standby only takes intake
@@ -121,6 +123,8 @@ class Engine(Steps):
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                while self._after:  # notifications of events the intake applied with its commit
+                    self._after_apply(*self._after.popleft())
                 if self.leading():
                     self.apply_pending()
                     self.schedule()
@@ -199,25 +203,64 @@ class Engine(Steps):
                     if careful:
                         db.execute("RELEASE apply_one")
                     n += 1
-                    if iid is None:
-                        continue
-                    outcome = db.execute("SELECT outcome FROM events WHERE seq = ?", (seq,)).fetchone()[0] or ""
-                    if outcome.startswith(ATTENTION):
-                        attention.append((iid, outcome[len(ATTENTION):]))
-                    elif outcome.startswith(("cancelled", "suppressed")):
-                        row = db.execute("SELECT state, reason FROM incidents WHERE id = ?", (iid,)).fetchone()
-                        closed[iid] = (State(row["state"]), row["reason"])
+                    if iid is not None:
+                        _followup(db, seq, iid, closed, attention)
             return closed, n
 
         try:
             closed, n = apply_batch(careful=False)
         except Exception:  # noqa: BLE001 - find the bad event, apply the others
             closed, n = apply_batch(careful=True)
+        self._after_apply(closed, attention)
+        return n
+
+    def apply_stored(self, store: Store, db: Any, stored: list[tuple[int, Event]]) -> Callable[[], None] | None:
+        """Apply events the intake has just stored, inside its transaction (``db`` of ``store``).
+
+        The events are then on disk already applied, by the same commit: no second
+        transaction, and the engine's apply never holds the intake up. Only on
+        SQLite (one daemon), and only when no older event waits to be applied (so
+        each service node's events are applied in order); an event that fails is
+        rolled back alone and left, with those after it, to :meth:`apply_pending`,
+        which knows what to do with a bad one. Returns what to run once the
+        transaction is committed (notifications), or ``None``.
+        """
+        if store.dialect != "sqlite" or not stored or self._stop.is_set() or not self.leading():
+            return None
+        if db.execute("SELECT 1 FROM events WHERE processed = 0 AND seq < ? LIMIT 1", (stored[0][0],)).fetchone():
+            return None  # older events first: the engine applies these after them
+        recorded = bool(self.hooks.pm.hook.sntakeover_event_recorded.get_hookimpls())
+        closed: dict[int, tuple[State, str]] = {}
+        attention: list[tuple[int, str]] = []
+        for seq, event in stored:
+            db.execute("SAVEPOINT apply_stored")
+            try:
+                iid = apply_event(store, db, seq, event, self.config)
+                if recorded:
+                    enqueue_event_recorded(db, event, iid)
+            except Exception as exc:  # noqa: BLE001 - the engine's apply retries it, and quarantines a bad one
+                db.execute("ROLLBACK TO apply_stored")
+                db.execute("RELEASE apply_stored")
+                log.warning("event %s not applied with its commit (%s); the engine applies it",
+                            event.id, poison.describe(exc))
+                break
+            db.execute("RELEASE apply_stored")
+            if iid is not None:
+                _followup(db, seq, iid, closed, attention)
+        if not closed and not attention:
+            return None
+        return lambda: self._queue_after_apply(closed, attention)
+
+    def _queue_after_apply(self, closed: dict[int, tuple[State, str]], attention: list[tuple[int, str]]) -> None:
+        self._after.append((closed, attention))
+        self.wake()
+
+    def _after_apply(self, closed: dict[int, tuple[State, str]], attention: list[tuple[int, str]]) -> None:
+        """Notify what applying events did: incidents they closed, and what needs attention."""
         for iid, (state, reason) in closed.items():
             self._notify(iid, None, state, reason)
         for iid, text in attention:
             self.attention(iid, text)
-        return n
 
     def due(self) -> list[int]:
         """Open incidents that are due, and closed ones an sn.up asked to look at again (wake_at set)."""
@@ -363,3 +406,14 @@ class Engine(Steps):
         reply = apply_control(self, req)
         self.wake()
         return reply
+
+
+def _followup(db: Any, seq: int, iid: int, closed: dict[int, tuple[State, str]],
+              attention: list[tuple[int, str]]) -> None:
+    """Note what an applied event's outcome asks to notify: a closed incident, or attention."""
+    outcome = db.execute("SELECT outcome FROM events WHERE seq = ?", (seq,)).fetchone()[0] or ""
+    if outcome.startswith(ATTENTION):
+        attention.append((iid, outcome[len(ATTENTION):]))
+    elif outcome.startswith(("cancelled", "suppressed")):
+        row = db.execute("SELECT state, reason FROM incidents WHERE id = ?", (iid,)).fetchone()
+        closed[iid] = (State(row["state"]), row["reason"])

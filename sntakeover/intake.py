@@ -117,6 +117,7 @@ class Intake:
         on_stored: Callable[[], None] = lambda: None,
         status: Callable[[], dict[str, Any]] = dict,
         control: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        apply: Callable[[Store, Any, list[tuple[int, Event]]], Callable[[], None] | None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -125,6 +126,9 @@ class Intake:
         self.on_stored = on_stored
         self.status = status
         self.control = control
+        #: applies the new events inside the commit's transaction (the engine's
+        #: :meth:`~sntakeover.engine.Engine.apply_stored`); returns what to run after the commit
+        self.apply = apply
         self.limits = Limits.from_config(config)
         #: the allowed keys (:class:`sntakeover.auth.KeyRing`) when the endpoint uses CURVE
         self.keyring: Any = None
@@ -370,16 +374,20 @@ class Intake:
             return
         assert self.store is not None
         received = now()
+        after: Callable[[], None] | None = None
         try:
             with self.store.tx() as db:
+                stored: list[tuple[int, Event]] = []
                 for w in writes:
-                    w.results = [self._insert(db, e, received, w.peer) for e in w.events]
+                    w.results = [self._insert(db, e, received, w.peer, stored) for e in w.events]
                     if w.raw is not None:
                         db.execute(
                             "INSERT INTO raw (source, received, payload, event_ids, sender) VALUES (?,?,?,?,?)",
                             (w.raw[0], received, json.dumps(w.raw[1], sort_keys=True), json.dumps([e.id for e in w.events]),
                              w.peer),
                         )
+                if self.apply is not None and stored:
+                    after = self._apply(db, stored)
         except (StoreError, sqlite3.Error) as exc:  # nothing was stored: the senders must try again
             self.count("store_errors", len(writes))
             log.error("store error, %d request(s) not acknowledged: %s", len(writes), exc)
@@ -400,14 +408,38 @@ class Intake:
         self._count_ack(new, dups, raws)
         if new:
             self.on_stored()
+        if after is not None:
+            try:
+                after()
+            except Exception:  # noqa: BLE001 - the events are stored and applied; the ack stands
+                log.exception("after applying events with their commit")
+
+    def _apply(self, db: Any, stored: list[tuple[int, Event]]) -> Callable[[], None] | None:
+        """Apply the new events in the commit's transaction; on any failure leave them to the engine."""
+        assert self.apply is not None and self.store is not None
+        db.execute("SAVEPOINT apply_with_commit")
+        try:
+            after = self.apply(self.store, db, stored)
+        except Exception:  # noqa: BLE001 - storing the events matters more; the engine applies them later
+            db.execute("ROLLBACK TO apply_with_commit")
+            db.execute("RELEASE apply_with_commit")
+            log.exception("could not apply %d event(s) with their commit; the engine applies them", len(stored))
+            return None
+        db.execute("RELEASE apply_with_commit")
+        return after
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, event: Event, received: str, sender: str | None = None) -> bool:
+    def _insert(db: sqlite3.Connection, event: Event, received: str, sender: str | None,
+                stored: list[tuple[int, Event]]) -> bool:
+        """Insert one event; a new one joins ``stored`` as (seq, event). Returns whether it was a duplicate."""
         cur = db.execute(
             "INSERT OR IGNORE INTO events (id, kind, servicenode, received, body, sender) VALUES (?,?,?,?,?,?)",
             (event.id, event.kind, event.servicenode, received, json.dumps(event.to_dict(), sort_keys=True), sender),
         )
-        return cur.rowcount == 0
+        if cur.rowcount == 0:
+            return True
+        stored.append((cur.lastrowid, event))
+        return False
 
     def _ack(self, w: Work) -> dict[str, Any]:
         if w.op == "event":
