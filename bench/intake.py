@@ -39,6 +39,8 @@ sys.path.insert(0, str(REPO))
 from sntakeover.client import request, wait_for_daemon  # noqa: E402
 
 SNS = ("sn1", "sn2", "sn3", "sn4")
+#: the events' time: now, or the daemon would record them as stale (events.max_age) and never act
+NOW = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def event(i: int, c: int, dup_every: int = 0) -> bytes:
@@ -46,7 +48,7 @@ def event(i: int, c: int, dup_every: int = 0) -> bytes:
     n = i // dup_every if dup_every else i
     down = n % 4 == 0
     ev = {"id": f"bench:{c}:{n}", "kind": "sn.down" if down else "sn.up", "servicenode": SNS[n % len(SNS)],
-          "source": {"tool": "bench", "host": "mon1", "ref": str(n)}, "time": "2026-03-04T10:15:42Z",
+          "source": {"tool": "bench", "host": "mon1", "ref": str(n)}, "time": NOW,
           "severity": "critical", "detail": "CRITICAL - Host Unreachable (10.1.0.1)"}
     if down:
         ev["state_type"] = "hard"

@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+#: when the alerts started: now, or the daemon would record them as stale (events.max_age)
+STARTS_AT = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -46,7 +48,7 @@ def payload(n: int, k: int, tag: str) -> dict:
         i = n * k + j
         alerts.append({"status": "firing", "labels": {"alertname": "XcatSnDown", "sn": f"sn{i % 4 + 1}",
                                                        "instance": f"sn{i % 4 + 1}:3001", "bench": f"{tag}{i}"},
-                       "annotations": {"summary": "xcatd not answering"}, "startsAt": "2026-03-04T10:15:42.123Z",
+                       "annotations": {"summary": "xcatd not answering"}, "startsAt": STARTS_AT,
                        "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": f"{abs(hash((tag, i))):016x}"})
     return {"version": "4", "groupKey": "{}:{alertname=\"XcatSnDown\"}", "truncatedAlerts": 0, "status": "firing",
             "receiver": "sntakeover", "groupLabels": {"alertname": "XcatSnDown"}, "commonLabels": {},
