@@ -406,3 +406,15 @@ def processes_with(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def bare_engine(path: Path, config: Any, *plugins: tuple[str, Any]) -> Any:
+    """An engine on the store at ``path`` (its loop not started) with only ``plugins`` registered."""
+    from sntakeover.engine import Engine
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.runner import LocalRunner
+
+    pm = get_plugin_manager(load_entrypoints=False, builtins=())
+    for name, plugin in plugins:
+        pm.register(plugin, name=name)
+    return Engine(config, Store(path), Hooks(pm), LocalRunner())

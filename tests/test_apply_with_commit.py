@@ -15,27 +15,21 @@ from test_outbox import Recorder, wait
 from test_poison import poison_trigger
 
 from sntakeover.config import build
-from sntakeover.engine import Engine
 from sntakeover.intake import Intake
 from sntakeover.model import Event
 from sntakeover.outbox import Notifier
-from sntakeover.plugins import Hooks, get_plugin_manager
 from sntakeover.runner import LocalRunner
 from sntakeover.store import Store
 from sntakeover.validation import load_validators
 
-from support import event
+from support import bare_engine, event
 
 
 def setup(tmp_path, *plugins, **config):
     cfg = build({"confirm": {"enabled": False}, **config})
-    pm = get_plugin_manager(load_entrypoints=False, builtins=())
-    for name, p in plugins:
-        pm.register(p, name=name)
-    hooks = Hooks(pm)
     path = tmp_path / "s.db"
-    engine = Engine(cfg, Store(path), hooks, LocalRunner())
-    intake = Intake(cfg, Store(path), load_validators(), hooks, apply=engine.apply_stored)
+    engine = bare_engine(path, cfg, *plugins)
+    intake = Intake(cfg, Store(path), load_validators(), engine.hooks, apply=engine.apply_stored)
     return engine, intake, Store(path)
 
 

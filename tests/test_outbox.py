@@ -14,7 +14,7 @@ from sntakeover.plugins import Hooks, get_plugin_manager
 from sntakeover.runner import LocalRunner
 from sntakeover.store import Store
 
-from support import event
+from support import bare_engine, event
 
 
 def wait(pred, timeout=10.0):
@@ -63,13 +63,9 @@ class Flaky:
 
 def setup(tmp_path, *plugins, **notify):
     cfg = build({"confirm": {"enabled": False}, "notify": {"timeout": 0.3, "retries": 3, "backoff": 0.01, **notify}})
-    pm = get_plugin_manager(load_entrypoints=False, builtins=())
-    for name, p in plugins:
-        pm.register(p, name=name)
-    hooks = Hooks(pm)
     path = tmp_path / "s.db"
-    engine = Engine(cfg, Store(path), hooks, LocalRunner())
-    notifier = Notifier(cfg, Store(path), hooks, LocalRunner()).start()
+    engine = bare_engine(path, cfg, *plugins)
+    notifier = Notifier(cfg, Store(path), engine.hooks, LocalRunner()).start()
     return engine, notifier, Store(path)
 
 
