@@ -4,8 +4,9 @@
 nesting depth, nodes per event, detail length), validates it against the
 schemas and runs the adapter of a raw payload; it never raises and never
 touches the store. :meth:`Intake.commit` stores the events of many prepared
-requests in **one** transaction (group commit) and only then fills in each
-reply. The socket side lives in :mod:`sntakeover.intakeloop`.
+requests in **one** transaction (group commit), applies them in it when the
+engine lets it (:meth:`sntakeover.engine.Engine.apply_stored`), and only then
+fills in each reply. The socket side lives in :mod:`sntakeover.intakeloop`.
 
 Replies: ``{"ok": true, ...}`` after the commit; ``{"ok": false, "error":
 "<JSON path>: <message>"}`` for a rejection (``"limit": "intake.<key>"`` when
@@ -368,7 +369,11 @@ class Intake:
     # -- commit: one transaction for every waiting request ---------------------------
 
     def commit(self, works: list[Work]) -> None:
-        """Store every write of ``works`` in one transaction, then set their replies."""
+        """Store every write of ``works`` in one transaction, then set their replies.
+
+        With an ``apply`` callback the new events are applied in the same
+        transaction (what cannot be is left pending for the engine).
+        """
         writes = [w for work in works for w in work.writes()]
         if not writes:
             return
