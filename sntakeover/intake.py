@@ -32,7 +32,6 @@ import logging
 import sqlite3
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from jsonschema.exceptions import best_match
@@ -40,6 +39,7 @@ from jsonschema.exceptions import best_match
 from . import __version__
 from .config import Config
 from .errors import EventRejected, StoreError
+from .intakework import Limits, OverLimit, Work, clip, item, renumber, under_payload
 from .jsonshape import depth_exceeds, lone_surrogate, may_hold_surrogates
 from .model import Event
 from .plugins import Hooks
@@ -50,61 +50,7 @@ from .validation import Validators, error_message
 log = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_REQUEST = 10000
-#: characters of a rejection message kept in a reply or a log line
-CLIP = 500
 ITEMS_KEYWORD = "x-sntakeover-items"
-
-
-def clip(text: str, limit: int = CLIP) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text)} characters)"
-
-
-class OverLimit(EventRejected):
-    """A configured intake limit was exceeded; ``limit`` names the key."""
-
-    def __init__(self, path: str, message: str, limit: str) -> None:
-        super().__init__(path, message)
-        self.limit = limit
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_message: int = 8 * 1024 * 1024
-    max_nodes: int = 100000
-    max_depth: int = 32
-    max_detail: int = 4096
-    max_batch: int = 1000
-
-    @classmethod
-    def from_config(cls, config: Config) -> Limits:
-        section = config.data.get("intake", {})
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__ if k in section})
-
-
-@dataclass
-class Work:
-    """One request on its way: answered at once (``reply``) or waiting for the commit."""
-
-    op: str = ""
-    reply: dict[str, Any] | None = None
-    events: list[Event] = field(default_factory=list)
-    raw: tuple[str, Any] | None = None
-    rejected: list[EventRejected] = field(default_factory=list)
-    children: list[Work] = field(default_factory=list)
-    results: list[bool] = field(default_factory=list)  # duplicate flag per event, after the commit
-    peer: str | None = None  # the name of the client's CURVE key
-
-    @property
-    def needs_commit(self) -> bool:
-        return self.reply is None and (self.op != "batch" or any(c.needs_commit for c in self.children))
-
-    def writes(self) -> list[Work]:
-        if self.op == "batch":
-            return [w for c in self.children for w in c.writes()]
-        return [self] if self.reply is None else []
 
 
 class Intake:
@@ -317,7 +263,7 @@ class Intake:
         events = []
         for i, data in enumerate(produced):
             if isinstance(data, EventRejected):
-                rejected.append(_renumber(data, key, keep))
+                rejected.append(renumber(data, key, keep))
                 continue
             try:
                 self.check_limits(data, "$")
@@ -356,14 +302,14 @@ class Intake:
         try:
             events, rejected = self.adapt_items(source, payload)
         except EventRejected as exc:
-            raise _under_payload(exc) from None
-        rejected = [_under_payload(r) for r in rejected]
+            raise under_payload(exc) from None
+        rejected = [under_payload(r) for r in rejected]
         for r in rejected:
             log.warning("raw %s payload: item rejected: %s", source, clip(str(r)))
         if rejected and not events:
             self.count("rejected")
             return Work("raw", reply={"ok": False, "error": clip(str(rejected[0])),
-                                      "rejected": [_item(r) for r in rejected]})
+                                      "rejected": [item(r) for r in rejected]})
         return Work("raw", events=events, raw=(source, payload), rejected=rejected)
 
     # -- commit: one transaction for every waiting request ---------------------------
@@ -459,7 +405,7 @@ class Intake:
                  f" from key {w.peer}" if w.peer else "", len(w.events), len(w.events) - dups, len(w.rejected))
         reply: dict[str, Any] = {"ok": True, "events": [{"id": e.id, "duplicate": d} for e, d in zip(w.events, w.results)]}
         if w.rejected:
-            reply["rejected"] = [_item(r) for r in w.rejected]
+            reply["rejected"] = [item(r) for r in w.rejected]
         return reply
 
     def finish(self, work: Work) -> dict[str, Any]:
@@ -494,26 +440,3 @@ def _envelope(req: Any) -> Any:
         elif key == "requests" and isinstance(value, list) and all(isinstance(r, dict) for r in value):
             out[key] = stand_in
     return out
-
-
-def _under_payload(exc: EventRejected) -> EventRejected:
-    if exc.path.startswith(("$.source", "$.events")):
-        return exc
-    return EventRejected(exc.path.replace("$", "$.payload", 1), exc.message)
-
-
-def _renumber(exc: EventRejected, key: str | None, keep: list[int] | None) -> EventRejected:
-    """Give an item's path its index in the payload as sent (bad items were taken out)."""
-    if not key or keep is None:
-        return exc
-    prefix = f"$.{key}["
-    if not exc.path.startswith(prefix):
-        return exc
-    idx, sep, rest = exc.path[len(prefix):].partition("]")
-    if not sep or not idx.isdigit() or int(idx) >= len(keep):
-        return exc
-    return EventRejected(f"{prefix}{keep[int(idx)]}]{rest}", exc.message)
-
-
-def _item(exc: EventRejected) -> dict[str, str]:
-    return {"path": exc.path, "error": clip(exc.message)}
