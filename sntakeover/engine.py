@@ -189,7 +189,7 @@ class Engine(Steps):
                     if careful:
                         db.execute("SAVEPOINT apply_one")
                     try:
-                        iid = apply_event(store, db, seq, event, self.config)
+                        iid, outcome = apply_event(store, db, seq, event, self.config)
                         if recorded:  # only when a plugin listens
                             enqueue_event_recorded(db, event, iid)
                     except Exception as exc:
@@ -204,7 +204,7 @@ class Engine(Steps):
                         db.execute("RELEASE apply_one")
                     n += 1
                     if iid is not None:
-                        _followup(db, seq, iid, closed, attention)
+                        _followup(db, iid, outcome, closed, attention)
             return closed, n
 
         try:
@@ -214,16 +214,17 @@ class Engine(Steps):
         self._after_apply(closed, attention)
         return n
 
-    def apply_stored(self, store: Store, db: Any, stored: list[tuple[int, Event]]) -> Callable[[], None] | None:
-        """Apply events the intake has just stored, inside its transaction (``db`` of ``store``).
+    def apply_stored(self, store: Store, db: Any, stored: list[tuple[int, Event]],
+                     received: str | None = None) -> Callable[[], None] | None:
+        """Apply events the intake has just stored (at ``received``), inside its transaction (``db`` of ``store``).
 
         The events are then on disk already applied, by the same commit: no second
         transaction, and the engine's apply never holds the intake up. Only on
         SQLite (one daemon), and only when no older event waits to be applied (so
-        each service node's events are applied in order); an event that fails is
-        rolled back alone and left, with those after it, to :meth:`apply_pending`,
-        which knows what to do with a bad one. Returns what to run once the
-        transaction is committed (notifications), or ``None``.
+        each service node's events are applied in order). An event whose apply
+        fails raises (naming it): the caller rolls back the whole apply and leaves
+        the events to :meth:`apply_pending`, which knows what to do with a bad one.
+        Returns what to run once the transaction is committed (notifications), or ``None``.
         """
         if store.dialect != "sqlite" or not stored or self._stop.is_set() or not self.leading():
             return None
@@ -233,20 +234,14 @@ class Engine(Steps):
         closed: dict[int, tuple[State, str]] = {}
         attention: list[tuple[int, str]] = []
         for seq, event in stored:
-            db.execute("SAVEPOINT apply_stored")
             try:
-                iid = apply_event(store, db, seq, event, self.config)
+                iid, outcome = apply_event(store, db, seq, event, self.config, received=received)
                 if recorded:
                     enqueue_event_recorded(db, event, iid)
-            except Exception as exc:  # noqa: BLE001 - the engine's apply retries it, and quarantines a bad one
-                db.execute("ROLLBACK TO apply_stored")
-                db.execute("RELEASE apply_stored")
-                log.warning("event %s not applied with its commit (%s); the engine applies it",
-                            event.id, poison.describe(exc))
-                break
-            db.execute("RELEASE apply_stored")
+            except Exception as exc:
+                raise ApplyFailed(f"event {event.id}: {poison.describe(exc)}") from exc
             if iid is not None:
-                _followup(db, seq, iid, closed, attention)
+                _followup(db, iid, outcome, closed, attention)
         if not closed and not attention:
             return None
         return lambda: self._queue_after_apply(closed, attention)
@@ -408,10 +403,13 @@ class Engine(Steps):
         return reply
 
 
-def _followup(db: Any, seq: int, iid: int, closed: dict[int, tuple[State, str]],
+class ApplyFailed(Exception):
+    """An event could not be applied with its commit; the engine's apply takes it over."""
+
+
+def _followup(db: Any, iid: int, outcome: str, closed: dict[int, tuple[State, str]],
               attention: list[tuple[int, str]]) -> None:
     """Note what an applied event's outcome asks to notify: a closed incident, or attention."""
-    outcome = db.execute("SELECT outcome FROM events WHERE seq = ?", (seq,)).fetchone()[0] or ""
     if outcome.startswith(ATTENTION):
         attention.append((iid, outcome[len(ATTENTION):]))
     elif outcome.startswith(("cancelled", "suppressed")):

@@ -64,7 +64,7 @@ class Intake:
         on_stored: Callable[[], None] = lambda: None,
         status: Callable[[], dict[str, Any]] = dict,
         control: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-        apply: Callable[[Store, Any, list[tuple[int, Event]]], Callable[[], None] | None] | None = None,
+        apply: Callable[[Store, Any, list[tuple[int, Event]], str], Callable[[], None] | None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -338,7 +338,7 @@ class Intake:
                              w.peer),
                         )
                 if self.apply is not None and stored:
-                    after = self._apply(db, stored)
+                    after = self._apply(db, stored, received)
         except (StoreError, sqlite3.Error) as exc:  # nothing was stored: the senders must try again
             self.count("store_errors", len(writes))
             log.error("store error, %d request(s) not acknowledged: %s", len(writes), exc)
@@ -365,16 +365,17 @@ class Intake:
             except Exception:  # noqa: BLE001 - the events are stored and applied; the ack stands
                 log.exception("after applying events with their commit")
 
-    def _apply(self, db: Any, stored: list[tuple[int, Event]]) -> Callable[[], None] | None:
-        """Apply the new events in the commit's transaction; on any failure leave them to the engine."""
+    def _apply(self, db: Any, stored: list[tuple[int, Event]], received: str) -> Callable[[], None] | None:
+        """Apply the new events in the commit's transaction; on any failure leave them all to the engine."""
         assert self.apply is not None and self.store is not None
         db.execute("SAVEPOINT apply_with_commit")
         try:
-            after = self.apply(self.store, db, stored)
-        except Exception:  # noqa: BLE001 - storing the events matters more; the engine applies them later
+            after = self.apply(self.store, db, stored, received)
+        except Exception as exc:  # noqa: BLE001 - storing the events matters more; the engine applies them
             db.execute("ROLLBACK TO apply_with_commit")
             db.execute("RELEASE apply_with_commit")
-            log.exception("could not apply %d event(s) with their commit; the engine applies them", len(stored))
+            log.warning("%d event(s) not applied with their commit (%s); the engine applies them",
+                        len(stored), clip(str(exc)))
             return None
         db.execute("RELEASE apply_with_commit")
         return after

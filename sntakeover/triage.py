@@ -73,11 +73,16 @@ def source_key(event: Event) -> str:
     return f"{event.source.get('tool', '?')}@{event.source.get('host', '?')}"
 
 
-def apply_event(store: Store, db: sqlite3.Connection, seq: int, event: Event, config: Config | None = None) -> int | None:
-    """Apply one event inside the caller's transaction; returns the incident id touched."""
+def apply_event(store: Store, db: sqlite3.Connection, seq: int, event: Event, config: Config | None = None,
+                *, received: str | None = None) -> tuple[int | None, str]:
+    """Apply one event inside the caller's transaction; returns (the incident id touched, the outcome).
+
+    :param received: when the event was stored, if the caller knows (else it is read back).
+    """
     cfg = config or _default_config()
-    ev = _Applier(store, db, seq, event, cfg)
-    return ev.apply()
+    ev = _Applier(store, db, seq, event, cfg, received)
+    iid = ev.apply()
+    return iid, ev.outcome
 
 
 def _default_config() -> Config:
@@ -87,12 +92,16 @@ def _default_config() -> Config:
 
 
 class _Applier:
-    def __init__(self, store: Store, db: sqlite3.Connection, seq: int, event: Event, config: Config) -> None:
+    def __init__(self, store: Store, db: sqlite3.Connection, seq: int, event: Event, config: Config,
+                 received: str | None = None) -> None:
         self.store, self.db, self.seq, self.event, self.config = store, db, seq, event, config
+        self.received = received
+        self.outcome = ""
         self.text = describe(event)
         self.open = store.open_incident(db, event.servicenode)
 
     def done(self, outcome: str, incident: int | None) -> int | None:
+        self.outcome = outcome
         self.store.mark_processed(self.db, self.seq, incident, outcome)
         log.info("%s -> %s", self.text, outcome)
         return incident
@@ -125,8 +134,10 @@ class _Applier:
         return self.done(f"recorded: unknown kind {ev.kind}", None)
 
     def _stale(self) -> str:
-        row = self.db.execute("SELECT received FROM events WHERE seq = ?", (self.seq,)).fetchone()
-        received = row["received"] if row else None
+        received = self.received
+        if received is None:
+            row = self.db.execute("SELECT received FROM events WHERE seq = ?", (self.seq,)).fetchone()
+            received = row["received"] if row else None
         try:
             old = age(self.event.time, received)
         except ValueError:

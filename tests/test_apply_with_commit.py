@@ -76,7 +76,8 @@ def test_an_event_whose_apply_fails_is_acked_and_left_to_the_engine(tmp_path, ca
     r = row(store, "bad:1")
     assert (r["processed"], r["attempts"], r["incident_id"]) == (0, 0, None)  # rolled back alone, not counted
     assert store.query("SELECT COUNT(*) AS n FROM incidents")[0]["n"] == 0
-    assert any("bad:1 not applied with its commit" in m for m in caplog.messages)
+    assert any("1 event(s) not applied with their commit (event bad:1: " in m and "injected fault for bad:1" in m
+               for m in caplog.messages)
     # a later event of its SN waits behind it; the engine counts, then quarantines, and goes on
     assert send(intake, event("sn1", id="after:2", state_type="hard"))["ok"]
     assert row(store, "after:2")["processed"] == 0
