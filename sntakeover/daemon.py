@@ -11,6 +11,7 @@ are :mod:`sntakeover.service`'s; counters that survive restarts
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
 import os
 import stat
@@ -48,6 +49,18 @@ APPLY_DELAY = 0.05
 SWITCH_INTERVAL = 0.0005
 #: seconds between WAL checkpoints (PASSIVE: writers never wait for them)
 CHECKPOINT_INTERVAL = 1.0
+
+
+def settle_heap() -> None:
+    """Collect the start-up garbage, then leave what start-up built out of later collections.
+
+    Plugins, schemas, validators and modules are tens of thousands of objects
+    that live as long as the daemon. A full collection walked them all: a pause
+    of 20 to 40 ms about every 20,000 events, during which no ack goes out.
+    Frozen (:func:`gc.freeze`), they are never walked again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class Coalesce:
@@ -264,6 +277,7 @@ class Daemon:
             log.info("sntakeover %s listening on %s (store %s, %d unfinished incident(s) to resume)",
                      __version__, self.config.endpoint, self.store, pending)
             if not self._stop.is_set():
+                settle_heap()
                 self.intake_loop.run()
             self.service.notify.stopping("stopping")
             self.engine.stop(timeout=STOP_GRACE)
