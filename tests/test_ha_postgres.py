@@ -201,3 +201,43 @@ def test_both_daemons_ack_during_the_switch_and_none_is_lost(sim, pair, pg_serve
     finally:
         st.close()
     assert set(acked) <= stored
+
+
+def control(d: DaemonProc, **req) -> dict:
+    return d.request({"v": 1, "op": "control", "by": "ops@mn", **req})
+
+
+def test_a_standby_takes_an_approval_and_the_leader_acts_on_it(sim, pair):
+    s = sim()
+    s.fail("sn1")
+    a, b = pair(s, SNMOVE + "[approval]\nabove_nodes = 2\n")
+    assert a.send(event("sn1", id="needs-approval"))["ok"]
+    inc = a.wait_state("sn1", {"awaiting-approval"})
+    assert s.calls("snmove") == []
+    reply = control(b, action="approve", incident=inc["id"], comment="go")  # to the standby
+    assert reply["ok"], reply
+    done = a.wait_closed("sn1")
+    assert done["state"] == "done"
+    gen = generation(a)
+    assert {c["generation"] for c in commands(a)} == {gen}  # the leader alone ran xCAT
+    assert role(b) == "standby"
+    st = a.store()
+    try:
+        notes = [r["reason"] for r in st.timeline(done["id"])]
+    finally:
+        st.close()
+    assert any(n.startswith("approved (") and "by ops@mn: go" in n for n in notes), notes
+
+
+def test_a_standby_takes_a_reject_and_nothing_moves(sim, pair):
+    s = sim()
+    s.fail("sn1")
+    a, b = pair(s, SNMOVE + "[approval]\nabove_nodes = 2\n")
+    assert a.send(event("sn1", id="to-reject"))["ok"]
+    inc = a.wait_state("sn1", {"awaiting-approval"})
+    reply = control(b, action="reject", incident=inc["id"], comment="not tonight")
+    assert reply["ok"], reply
+    closed = a.wait_closed("sn1")
+    assert closed["state"] == "cancelled" and "rejected by ops@mn: not tonight" in closed["reason"]
+    assert s.calls("snmove") == []
+    assert not any(json.loads(c["argv"])[0] == "snmove" for c in commands(a))
