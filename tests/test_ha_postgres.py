@@ -207,13 +207,19 @@ def control(d: DaemonProc, **req) -> dict:
     return d.request({"v": 1, "op": "control", "by": "ops@mn", **req})
 
 
-def test_a_standby_takes_an_approval_and_the_leader_acts_on_it(sim, pair):
+def awaiting_approval(sim, pair):
+    """sn1 down, more nodes than approval.above_nodes: (sim, leader, standby, the incident waiting)."""
     s = sim()
     s.fail("sn1")
     a, b = pair(s, SNMOVE + "[approval]\nabove_nodes = 2\n")
-    assert a.send(event("sn1", id="needs-approval"))["ok"]
+    assert a.send(event("sn1"))["ok"]
     inc = a.wait_state("sn1", {"awaiting-approval"})
     assert s.calls("snmove") == []
+    return s, a, b, inc
+
+
+def test_a_standby_takes_an_approval_and_the_leader_acts_on_it(sim, pair):
+    s, a, b, inc = awaiting_approval(sim, pair)
     reply = control(b, action="approve", incident=inc["id"], comment="go")  # to the standby
     assert reply["ok"], reply
     done = a.wait_closed("sn1")
@@ -230,11 +236,7 @@ def test_a_standby_takes_an_approval_and_the_leader_acts_on_it(sim, pair):
 
 
 def test_a_standby_takes_a_reject_and_nothing_moves(sim, pair):
-    s = sim()
-    s.fail("sn1")
-    a, b = pair(s, SNMOVE + "[approval]\nabove_nodes = 2\n")
-    assert a.send(event("sn1", id="to-reject"))["ok"]
-    inc = a.wait_state("sn1", {"awaiting-approval"})
+    s, a, b, inc = awaiting_approval(sim, pair)
     reply = control(b, action="reject", incident=inc["id"], comment="not tonight")
     assert reply["ok"], reply
     closed = a.wait_closed("sn1")
