@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from sntakeover.poll import wait_until
-from support import event
+from support import event, partial_with_one_down_node
 
 # tests of what the 'snmove' strategy itself runs and prints (the default is 'fast')
 SNMOVE = '[takeover]\nstrategy = "snmove"\n'
@@ -90,14 +90,7 @@ def test_after_the_reopen_window_a_new_incident_finds_nothing_to_move(sim, daemo
 
 def test_node_down_at_takeover_time_ends_partial_with_the_error_text(sim, daemon):
     s = sim()
-    mine = s.nodes_first("sn1")
-    victim = mine[1]
-    s.fail("sn1")
-    s.node_down(victim)
-    d = daemon(s, extra=SNMOVE)
-    d.send(event("sn1"))
-    inc = d.wait_closed("sn1")
-    assert inc["state"] == "partial"
+    d, inc, victim = partial_with_one_down_node(s, daemon, extra=SNMOVE)
     rows = {r["node"]: r for r in d.summary(inc["id"])["nodes"]}
     assert rows[victim]["status"] == "failed"
     # what the simulator printed for the down node is kept in its verdict
