@@ -7,9 +7,11 @@ connections), at 1 and at 10 alerts per POST. Ours answers 2xx only after every
 alert of the POST is stored (SQLite, fsync) by the daemon; ansible-rulebook's
 source answers 202 once the alerts are in its in-memory queue.
 
-Printed per server and batch size: alerts/s, POST latency p50/p99, and the peak
-resident memory of the server's processes (bridge + daemon; ansible-rulebook
-with its JVM). Then the ratios. Without ``ansible-rulebook`` on PATH (or
+Printed per server and batch size: alerts/s, POST latency p50/p99, the CPU
+time the server's processes used per alert and the load generator's per POST
+(so one can see which side the machine's cores went to), and the peak resident
+memory of the server's processes (bridge + daemon; ansible-rulebook with its
+JVM). Then the ratios. Without ``ansible-rulebook`` on PATH (or
 ``--rulebook``) the benchmark says so and prints our column only. Its
 alertmanager source comes from the ``ansible.eda`` collection when installed,
 or from ``--eda-sources DIR`` (a directory holding ``alertmanager.py``).
@@ -80,17 +82,46 @@ async def main():
                     if r.status >= 300:
                         errors.append(r.status)
                 lat.append(time.perf_counter() - t)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range({concurrency})))
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     lat.sort()
-    print(json.dumps({{"seconds": dt, "lat": lat, "errors": errors[:5], "nerrors": len(errors)}}))
+    print(json.dumps({{"seconds": dt, "cpu": cpu, "lat": lat, "errors": errors[:5], "nerrors": len(errors)}}))
 asyncio.run(main())
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
     if r.returncode != 0:
         raise SystemExit(f"load generator failed: {r.stderr[-2000:]}")
     return json.loads(r.stdout)
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for tid in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes and their descendants (all threads)."""
+    ticks = 0
+    for pid in pids:
+        for p in process_tree(pid):
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            except (OSError, IndexError, ValueError):
+                pass
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 class Memory:
@@ -103,23 +134,10 @@ class Memory:
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
-    def _tree(self) -> list[int]:
-        out, todo = [], [self.pid]
-        while todo:
-            p = todo.pop()
-            out.append(p)
-            try:
-                for tid in os.listdir(f"/proc/{p}/task"):
-                    with open(f"/proc/{p}/task/{tid}/children") as f:
-                        todo.extend(int(c) for c in f.read().split())
-            except OSError:
-                pass
-        return out
-
     def _run(self) -> None:
         while not self._stop.wait(0.05):
             total = 0
-            for p in self._tree():
+            for p in process_tree(self.pid):
                 try:
                     with open(f"/proc/{p}/status") as f:
                         total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
@@ -223,12 +241,15 @@ def run_side(name: str, procs: list[subprocess.Popen], url: str, args: argparse.
     out = {}
     load(url, 50, 1, args.concurrency, f"{name}warm", auth)
     for per in (1, 10):
+        cpu0 = cpu_seconds([p.pid for p in procs])
         res = load(url, args.posts, per, args.concurrency, f"{name}{per}", auth)
+        cpu = cpu_seconds([p.pid for p in procs]) - cpu0
         if res["nerrors"]:
             raise SystemExit(f"{name}: {res['nerrors']} POSTs failed: {res['errors']}")
         lat = res["lat"]
         out[per] = {"alerts_s": args.posts * per / res["seconds"], "p50": lat[len(lat) // 2] * 1000,
-                    "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000}
+                    "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] * 1000,
+                    "server_us": cpu / (args.posts * per) * 1e6, "load_us": res["cpu"] / args.posts * 1e6}
     out["mem"] = sum(m.stop() for m in mem)
     return out
 
@@ -266,12 +287,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name} ({durable}); peak memory {r['mem']} MiB")
         for per in (1, 10):
             x = r[per]
-            print(f"  {per:2d} alert(s)/POST: {x['alerts_s']:8.0f} alerts/s  p50 {x['p50']:6.2f} ms  p99 {x['p99']:6.2f} ms")
+            print(f"  {per:2d} alert(s)/POST: {x['alerts_s']:8.0f} alerts/s  p50 {x['p50']:6.2f} ms  p99 {x['p99']:6.2f} ms"
+                  f"  server CPU {x['server_us']:5.0f} us/alert  load generator CPU {x['load_us']:4.0f} us/POST")
     if len(results) == 2:
         a, b = results["sntakeover"], results["ansible-rulebook"]
         for per in (1, 10):
             print(f"ratio alerts/s at {per:2d}/POST: {a[per]['alerts_s'] / b[per]['alerts_s']:.2f}x; "
-                  f"p99 {a[per]['p99']:.2f} vs {b[per]['p99']:.2f} ms")
+                  f"p99 {a[per]['p99']:.2f} vs {b[per]['p99']:.2f} ms; "
+                  f"server CPU per alert {a[per]['server_us']:.0f} vs {b[per]['server_us']:.0f} us")
         print(f"memory: {a['mem']} vs {b['mem']} MiB")
     return 0
 
