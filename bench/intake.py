@@ -13,7 +13,10 @@ run in a process of their own:
 
 Then the ack latency of both at a paced rate (default 1000 events/s), and
 optionally (``--storm N``) the time to absorb N events with 90 % duplicates.
-Prints each figure and the ratios; the temporary directory is removed.
+Prints each figure and the ratios, and for the throughput runs the CPU time
+per event used by the server process (all its threads) and by the clients (this
+process): with two cores, what the clients use is not the server's. The
+temporary directory is removed.
 
 Usage: python bench/intake.py [--events N] [--clients K] [--rate R] [--storm N]
 """
@@ -55,10 +58,12 @@ def event(i: int, c: int, dup_every: int = 0) -> bytes:
     return json.dumps({"v": 1, "op": "event", "event": ev}).encode()
 
 
-def drive(endpoint: str, n: int, clients: int, *, rate: float = 0.0, dup_every: int = 0, tag: str = "") -> dict:
+def drive(endpoint: str, n: int, clients: int, *, rate: float = 0.0, dup_every: int = 0, tag: str = "",
+          server: int | None = None) -> dict:
     """Send n events over ``clients`` REQ sockets (paced at ``rate`` events/s in total if > 0).
 
-    Returns events/s and the ack latencies (seconds).
+    Returns events/s, the ack latencies (seconds) and the CPU time per event of
+    the clients (this process) and of the ``server`` process (its pid), if given.
     """
     ctx = zmq.Context()
     per = n // clients
@@ -95,15 +100,25 @@ def drive(endpoint: str, n: int, clients: int, *, rate: float = 0.0, dup_every: 
     for t in threads:
         t.start()
     start.wait()
-    t0 = time.perf_counter()
+    t0, c0, s0 = time.perf_counter(), time.process_time(), cpu_seconds(server)
     for t in threads:
         t.join()
-    dt = time.perf_counter() - t0
+    dt, cpu, scpu = time.perf_counter() - t0, time.process_time() - c0, cpu_seconds(server) - s0
     ctx.term()
     if errors:
         raise SystemExit(f"errors: {errors[:3]}")
     flat = sorted(x for lst in lat for x in lst)
-    return {"rate": per * clients / dt, "lat": flat, "seconds": dt}
+    n = per * clients
+    return {"rate": n / dt, "lat": flat, "seconds": dt, "client_us": cpu / n * 1e6, "server_us": scpu / n * 1e6}
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process (all its threads) has used so far; 0 without one."""
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -185,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon, dep = start_daemon(tmp)
         try:
             drive(dep, 320, args.clients, tag="warm")
-            durable = drive(dep, args.events, args.clients, tag="tput")
+            durable = drive(dep, args.events, args.clients, tag="tput", server=daemon.pid)
             paced_n = int(args.rate * args.latency_seconds)
             paced = drive(dep, paced_n, args.clients, rate=args.rate, tag="paced")
             storm = None
@@ -201,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         bare, bep = start_bare(tmp)
         try:
             drive(bep, 320, args.clients, tag="warm")
-            ceiling = drive(bep, args.events, args.clients, tag="tput")
+            ceiling = drive(bep, args.events, args.clients, tag="tput", server=bare.pid)
             bare_paced = drive(bep, paced_n, args.clients, rate=args.rate, tag="paced")
         finally:
             stop(bare, bep)
@@ -213,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"daemon, durable ack (limits + schema + group commit, WAL fsync): {durable['rate']:8.0f} events/s")
     print(f"bare ROUTER in its own process (recv + json.loads + reply):     {ceiling['rate']:8.0f} events/s")
     print(f"ratio daemon / bare ROUTER:                                     {durable['rate'] / ceiling['rate']:8.3f}")
+    for name, r in (("daemon", durable), ("bare ROUTER", ceiling)):
+        print(f"CPU per event with the {name + ':':12s} server {r['server_us']:5.0f} us, clients {r['client_us']:5.0f} us")
     print(f"ack latency at {args.rate:.0f} events/s ({paced_n} events), daemon:      "
           f"p50 {pct(paced['lat'], 0.5):6.2f} ms  p99 {pct(paced['lat'], 0.99):6.2f} ms  "
           f"(achieved {paced['rate']:.0f}/s)")
