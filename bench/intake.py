@@ -15,8 +15,11 @@ Then the ack latency of both at a paced rate (default 1000 events/s), and
 optionally (``--storm N``) the time to absorb N events with 90 % duplicates.
 Prints each figure and the ratios, and for the throughput runs the CPU time
 per event used by the server process (all its threads) and by the clients (this
-process): with two cores, what the clients use is not the server's. The
-temporary directory is removed.
+process): with two cores, what the clients use is not the server's. Last,
+the floor of the daemon's own work: the same events prepared and committed
+(limits, schema, insert, apply, ``synchronous=FULL``) by one thread in this
+process, no sockets, every group full (one per client), best of three rounds.
+The temporary directory is removed.
 
 Usage: python bench/intake.py [--events N] [--clients K] [--rate R] [--storm N]
 """
@@ -121,6 +124,37 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def floor(tmp: Path, n: int, group: int, rounds: int = 3) -> float:
+    """Seconds per event of the daemon's work with no sockets: prepare, then one commit per ``group``."""
+    from sntakeover.config import build
+    from sntakeover.engine import Engine
+    from sntakeover.intake import Intake
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.runner import LocalRunner
+    from sntakeover.store import Store
+    from sntakeover.validation import load_validators
+
+    best = float("inf")
+    for r in range(rounds):
+        db = tmp / f"floor{r}.db"
+        cfg = build({"confirm": {"rounds": 2, "interval": 600.0}, "xcat": {"path": [str(tmp / "no-xcat")]}})
+        hooks = Hooks(get_plugin_manager(load_entrypoints=True))
+        engine = Engine(cfg, Store(db), hooks, LocalRunner())  # not started: its apply runs in the commit
+        intake = Intake(cfg, Store(db), load_validators(), hooks, apply=engine.apply_stored)
+        msgs = [event(i, r) for i in range(n)]
+        t0 = time.perf_counter()
+        for i in range(0, n, group):
+            works = [intake.prepare(m) for m in msgs[i:i + group]]
+            intake.commit(works)
+            for w in works:
+                if not intake.finish(w).get("ok"):
+                    raise SystemExit(f"floor: {intake.finish(w)}")
+        best = min(best, (time.perf_counter() - t0) / n)
+        intake.store.close()
+        engine.store.close()
+    return best
+
+
 def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
@@ -220,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             bare_paced = drive(bep, paced_n, args.clients, rate=args.rate, tag="paced")
         finally:
             stop(bare, bep)
+        work = floor(tmp, min(args.events, 4000), args.clients)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -235,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(achieved {paced['rate']:.0f}/s)")
     print(f"ack latency at {args.rate:.0f} events/s ({paced_n} events), bare ROUTER: "
           f"p50 {pct(bare_paced['lat'], 0.5):6.2f} ms  p99 {pct(bare_paced['lat'], 0.99):6.2f} ms")
+    print(f"floor, the daemon's own work in one thread, no sockets, groups of {args.clients}: {work * 1e6:.0f} us/event, "
+          f"at most {1 / work:.0f} events/s = {1 / work / ceiling['rate']:.3f} of this run's bare ROUTER")
     if storm:
         print(f"storm: {args.storm} events (90% duplicates, 4 clients): all acked in {storm[0]:.1f} s, "
               f"all applied in {storm[1]:.1f} s")
