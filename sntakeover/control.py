@@ -136,7 +136,8 @@ def _incident_verb(engine: Engine, action: str, iid: int, by: str, comment: str)
     # reject
     if not row["committed"]:
         try:
-            engine.move(iid, state, State.CANCELLED, f"rejected by {said}; nothing was changed", fenced=False)
+            engine.move(iid, state, State.CANCELLED, f"rejected by {said}; nothing was changed", fenced=False,
+                        uncommitted=True)
         except Exception as exc:  # noqa: BLE001 - Superseded: it moved on meanwhile
             return _no(f"incident {iid} changed meanwhile ({exc}); look again with `sntakeover show {iid}`")
         return _ok(f"incident {iid} cancelled by {by}")

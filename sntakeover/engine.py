@@ -366,17 +366,31 @@ class Engine(Steps):
         return self.store.incident_view(row)
 
     def move(self, iid: int, expect: State | None, to: State, reason: str, *, waiting: str = "",
-             wake_at: str | None = None, fenced: bool = True, reopen: bool = False) -> None:
+             wake_at: str | None = None, fenced: bool = True, reopen: bool = False, commit: Incident | None = None,
+             uncommitted: bool = False) -> None:
         """Compare-and-set transition; raises :class:`Superseded` if the state changed under us,
         :class:`StaleLeader` if another daemon leads now (``fenced=False``: a human's verb).
-        A closed incident moves only with ``reopen`` (``sntakeover retry``)."""
+        A closed incident moves only with ``reopen`` (``sntakeover retry``).
+
+        ``commit`` (the incident as the gates saw it): this very transition commits the
+        takeover, in the same transaction as the compare-and-set and a last look at what a
+        human may have set meanwhile (:meth:`Gates.human_hold`): a reject, a pause or a
+        maintenance window that got in first leaves it uncommitted. ``uncommitted``: move
+        only if the takeover is not committed (a reject's cancel)."""
         with self.store.tx() as db:
             if fenced:
                 self.store.check_fencing(db)
-            row = db.execute("SELECT state, closed FROM incidents WHERE id = ?", (iid,)).fetchone()
+            row = db.execute("SELECT state, closed, committed FROM incidents WHERE id = ?", (iid,)).fetchone()
             current = State(row["state"])
             if (row["closed"] is not None and not reopen) or (expect is not None and current != expect):
                 raise Superseded(f"is {current.value} now, not moving it to {to.value}")
+            if uncommitted and row["committed"] is not None:
+                raise Superseded(f"the takeover was committed at {row['committed']}")
+            if commit is not None:
+                hold = self.gates.human_hold(commit)
+                if hold is not None:
+                    raise Superseded(f"not committed: {hold.reason}")
+                self.store.set_columns(iid, committed=now(), db=db)
             self.store.transition(iid, to, reason, db=db, waiting=waiting, wake_at=wake_at)
         self._notify(iid, current, to, reason)
 

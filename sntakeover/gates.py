@@ -92,13 +92,19 @@ class Gates:
                 return hold
         return None
 
-    def maintenance(self, inc: Incident, plan: Plan, ctx) -> Hold | None:
+    def human_hold(self, inc: Incident) -> Hold | None:
+        """The gates a human may close at any moment (maintenance, pause), asked again
+        inside the transaction that commits the takeover: one set since the gates were
+        checked stops the commit, and the next check holds the incident."""
+        return self.maintenance(inc, None, None) or self.pause(inc, None, None)
+
+    def maintenance(self, inc: Incident, plan: Plan | None, ctx) -> Hold | None:
         m = controls.maintenance_of(self.store, inc.servicenode)
         if m is None or inc.committed or inc.requested:
             return None
         return Hold(State.SUPPRESSED, "maintenance", f"{m.describe()}: no takeover while it lasts")
 
-    def pause(self, inc: Incident, plan: Plan, ctx) -> Hold | None:
+    def pause(self, inc: Incident, plan: Plan | None, ctx) -> Hold | None:
         p = controls.get(self.store, controls.PAUSE)
         if p is None:
             return None

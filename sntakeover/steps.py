@@ -205,12 +205,13 @@ class Steps(RetrySteps):
         if inc.committed:
             self.move(inc.id, inc.state, State.MOVING, what)
             return
-        self.store.set_columns(inc.id, committed=now())
         policy = self.config.get("fence", "policy")
         if policy == "off":
-            self.move(inc.id, inc.state, State.MOVING, f"committed: {what}; no fencing (fence.policy = off)")
+            self.move(inc.id, inc.state, State.MOVING, f"committed: {what}; no fencing (fence.policy = off)",
+                      commit=inc)
         else:
-            self.move(inc.id, inc.state, State.FENCING, f"committed: {what}; fencing {inc.servicenode} first")
+            self.move(inc.id, inc.state, State.FENCING, f"committed: {what}; fencing {inc.servicenode} first",
+                      commit=inc)
 
     def hold(self: Engine, inc: Incident, hold: Hold) -> None:
         """Wait where ``hold`` says (or end, for maintenance); remind people when it lasts."""

@@ -432,3 +432,64 @@ def test_the_node_path_probe_sees_an_sn_that_answers_but_cannot_reach_its_nodes(
     gone = probe_nodepath.sntakeover_probe("sn1", "failed", ctx)
     assert gone.down is None and "did not run ping" in gone.detail, gone  # the xdsh probe counts that
     assert probe_nodepath.sntakeover_probe("sn1", "backup", ctx) is None
+
+
+class ControlWhileCheckingTheBackup:
+    """A human's control request that arrives while the engine checks the backup SN, just before it commits."""
+
+    def __init__(self, **req):
+        self.req = req
+        self.run = None
+        self.replies = []
+
+    @hookimpl
+    def sntakeover_probe(self, servicenode, role, incident, ctx):
+        if role == "backup" and not self.replies:
+            req = {k: (incident.id if v == "INCIDENT" else v) for k, v in self.req.items()}
+            self.replies.append(control(self.run, **req))
+        return None
+
+
+def racing(run, s, **req):
+    racer = ControlWhileCheckingTheBackup(**req)
+    r = run(s, config={"fence": {"policy": "best-effort"}}, plugins=(racer,))
+    racer.run = r
+    r.send(event("sn1"))
+    return r, racer
+
+
+def nothing_fenced_or_moved(s, r, iid):
+    return (s.calls("snmove") == [] and not any("off" in argv for argv in s.calls("rpower"))
+            and not any("committed" in reason for reason in r.timeline(iid)))
+
+
+def test_a_reject_during_the_last_checks_before_the_commit_wins_and_nothing_is_fenced_or_moved(sim, run):
+    s = sim()
+    s.fail("sn1")
+    r, racer = racing(run, s, action="reject", incident="INCIDENT", comment="not now")
+    inc = r.state("sn1")
+    assert racer.replies and racer.replies[0]["ok"], racer.replies
+    assert inc["state"] == "cancelled" and "rejected by admin@mn: not now" in inc["reason"]
+    assert inc["committed"] is None  # the commit did not happen behind the reject's back
+    assert nothing_fenced_or_moved(s, r, inc["id"])
+
+
+def test_a_pause_during_the_last_checks_before_the_commit_holds_the_incident_until_resume(sim, run):
+    s = sim()
+    s.fail("sn1")
+    r, racer = racing(run, s, action="pause", comment="change window")
+    inc = r.state("sn1", ("held",))
+    assert racer.replies[0]["ok"] and "paused" in inc["reason"], (racer.replies, inc)
+    assert inc["committed"] is None and nothing_fenced_or_moved(s, r, inc["id"])
+    assert control(r, action="resume")["ok"]
+    assert r.state("sn1")["state"] == "done"
+
+
+def test_maintenance_set_during_the_last_checks_before_the_commit_suppresses_the_incident(sim, run):
+    s = sim()
+    s.fail("sn1")
+    r, racer = racing(run, s, action="maintenance", servicenode="sn1", until="1h", comment="firmware")
+    inc = r.state("sn1")
+    assert racer.replies[0]["ok"], racer.replies
+    assert inc["state"] == "suppressed" and "maintenance" in inc["reason"], inc
+    assert inc["committed"] is None and nothing_fenced_or_moved(s, r, inc["id"])
