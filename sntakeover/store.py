@@ -35,7 +35,7 @@ from .clock import now
 from .errors import StaleLeader, StoreError
 from .model import Event, Incident, NodeProgress, NodeVerdict, State
 from .pgstore import PgConnection, is_url, redact
-from .storefiles import BUSY_TIMEOUT, FILE_MODE, store_exists, tighten, tighten_store_files, write_lock
+from .storefiles import BUSY_TIMEOUT, FILE_MODE, create_private, store_exists, tighten, tighten_store_files, write_lock
 from .storecommands import CommandsAndLead
 from .storeschema import SCHEMA_VERSION, migrate as migrate_schema, stored_version
 
@@ -86,8 +86,10 @@ class Store(CommandsAndLead):
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                # SQLite gives the -wal and -shm files the mode of the database file
-                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+                # SQLite gives the -wal and -shm files the mode of the database file. Only a new
+                # file is opened here: closing any descriptor of a file drops every POSIX lock this
+                # process holds on it, the ones SQLite holds for an open connection included.
+                create_private(self.path)
                 tighten_store_files(self.path)
                 self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=BUSY_TIMEOUT, isolation_level=None)
                 self.db.execute("PRAGMA journal_mode=WAL")

@@ -30,6 +30,19 @@ def tighten(path: Path, allowed: int) -> None:
         os.chmod(path, mode & allowed)
 
 
+def create_private(path: Path) -> None:
+    """Create the database file with :data:`FILE_MODE` if it does not exist; never open an existing one.
+
+    A process that closes any descriptor of a file loses every POSIX (``fcntl``) lock it
+    holds on that file: an SQLite connection this process has open would lose its own,
+    and another process could then take itself for the last user and delete the WAL.
+    """
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
+
+
 def tighten_store_files(path: Path) -> None:
     for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         tighten(p, FILE_MODE)

@@ -79,3 +79,31 @@ def test_prune_keeps_incidents_and_the_events_they_reference(tmp_path, capsys):
     # 0 days keeps everything
     assert main(["prune", "--config", str(cfg), "--raw-days", "0", "--events-days", "0"]) == 0
     assert "removed 0 raw" in capsys.readouterr().out
+
+
+def test_opening_another_connection_keeps_the_locks_sqlite_holds_for_the_first(tmp_path):
+    """POSIX locks belong to the process: closing any descriptor of the file drops them all.
+
+    A store opened twice in one process (the daemon opens several) must not drop the
+    locks of its first connection; else another process (``store version``, ``prune``)
+    takes itself for the last user when it closes, checkpoints and deletes the WAL
+    that the daemon still writes to, and what the daemon acknowledges next is lost.
+    """
+    import subprocess
+    import sys
+
+    db = tmp_path / "s.db"
+    first = Store(db)
+    first.add_event(Event.from_dict(event(id="before")))
+    second = Store(db)  # the daemon's next connection to the same file
+    other = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+             "c.execute('SELECT COUNT(*) FROM events').fetchone(); c.close()")
+    subprocess.run([sys.executable, "-c", other, str(db)], check=True, timeout=60)
+    assert (tmp_path / "s.db-wal").exists(), "the other process deleted the WAL the daemon writes to"
+    first.add_event(Event.from_dict(event(id="after")))  # acknowledged from here on
+    seen = subprocess.run([sys.executable, "-c", "import sqlite3, sys; print(sorted(r[0] for r in sqlite3.connect("
+                           "sys.argv[1]).execute('SELECT id FROM events')))", str(db)],
+                          capture_output=True, text=True, check=True, timeout=60).stdout
+    assert "'after'" in seen and "'before'" in seen, seen
+    second.close()
+    first.close()
