@@ -31,7 +31,7 @@ from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
 from .model import Incident, Plan, State
 from .retry import RetrySteps
 from .verdicts import combine
-from .xcatdb import live_servicenodes
+from .xcatdb import database_move_missing, live_nodes
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -294,16 +294,25 @@ class Steps(RetrySteps):
         ctx = self.context(inc.id)
         plan = self.stored_plan(inc.id) or Plan(())
         nodes = [r["node"] for r in self.store.nodes_in(inc.id, "ready", "moving")]
-        live = live_servicenodes(ctx, nodes)
-        todo, already, elsewhere = [], [], {}
+        live = live_nodes(ctx, nodes)
+        destn = self.config.get("takeover", "destn")
+        todo, already, elsewhere, reordered = [], [], {}, []
         for m in plan.only(nodes).moves:
-            first = live.get(m.node, "").split(",")[0]
+            attrs = live.get(m.node, {})
+            first = attrs.get("servicenode", "").split(",")[0]
             if first == inc.servicenode:
                 todo.append(m.node)
+            elif first == m.backup and database_move_missing(m, attrs, destn.get(m.backup)):
+                todo.append(m.node)
+                reordered.append(m.node)
             elif first == m.backup:
                 already.append(m.node)
             else:
-                elsewhere[m.node] = live.get(m.node, "") or "(not found)"
+                elsewhere[m.node] = attrs.get("servicenode", "") or "(not found)"
+        if reordered:
+            self.store.note(inc.id, f"{len(reordered)} node(s) have their backup first in the servicenode list, but "
+                                    "xcatmaster is still what it was when planned (the list was changed by hand; "
+                                    f"snmove changes both): moved with the others: {', '.join(reordered)}")
         if already:
             # the database move happened (before a restart, or by someone else); what follows it on the
             # nodes may not have: the strategy finishes it, never moving the nodes in the database again

@@ -31,14 +31,21 @@ def nodes_served_by(ctx, sn: str, attrs: str = "os,servicenode,xcatmaster") -> d
     return {n: a for n, a in objs.items() if a.get("servicenode", "").split(",")[0] == sn}
 
 
-def live_servicenodes(ctx, nodes: list[str]) -> dict[str, str]:
-    """Node -> its servicenode value now (``lsdef -o``)."""
+def live_nodes(ctx, nodes: list[str]) -> dict[str, dict[str, str]]:
+    """Node -> its servicenode and xcatmaster values now (``lsdef -o``)."""
     if not nodes:
         return {}
-    res = ctx.xcat("lsdef", "-t", "node", "-o", ",".join(nodes), "-i", "servicenode")
+    res = ctx.xcat("lsdef", "-t", "node", "-o", ",".join(nodes), "-i", "servicenode,xcatmaster")
     if res.timed_out or (res.rc != 0 and not res.stdout.strip()):
         raise Retry(f"lsdef could not read the planned nodes (rc={res.rc}): {res.stderr.strip()[:200]}")
-    return {n: a.get("servicenode", "") for n, a in parse_lsdef(res.stdout).items()}
+    return parse_lsdef(res.stdout)
+
+
+def database_move_missing(move, live: dict[str, str], destn: str | None) -> bool:
+    """Whether a node whose servicenode list already names its backup first still has the
+    xcatmaster it had when planned (the list was reordered by hand: snmove never changes
+    one without the other). Not when the configured ``-D`` name is that same value."""
+    return bool(move.xcatmaster) and live.get("xcatmaster", "") == move.xcatmaster and destn != move.xcatmaster
 
 
 def group_members(ctx, noderange: str) -> list[str]:

@@ -493,3 +493,24 @@ def test_maintenance_set_during_the_last_checks_before_the_commit_suppresses_the
     assert racer.replies[0]["ok"], racer.replies
     assert inc["state"] == "suppressed" and "maintenance" in inc["reason"], inc
     assert inc["committed"] is None and nothing_fenced_or_moved(s, r, inc["id"])
+
+
+@pytest.mark.parametrize("strategy", ["snmove", "parallel", "fast"])
+def test_a_node_whose_servicenode_order_alone_was_changed_by_hand_is_still_moved(sim, run, strategy):
+    """``chdef cn servicenode=sn2,sn1`` leaves xcatmaster (and the node) on the failed SN: not moved yet."""
+    s = sim()
+    s.fail("sn1")
+    r = run(s, config={"approval": {"above_nodes": 2}, "takeover": {"strategy": strategy}})
+    r.send(event("sn1"))
+    inc = r.state("sn1", ("awaiting-approval",))
+    node, other = s.nodes_first("sn1")[:2]
+    old = s.attr(node, "xcatmaster")
+    assert s.servicenode(node) == "sn1,sn2" and old
+    assert s.run("chdef", node, "servicenode=sn2,sn1").returncode == 0
+    assert control(r, action="approve", incident=inc["id"])["ok"]
+    inc = r.state("sn1")
+    assert inc["state"] == "done", inc
+    assert s.attr(node, "xcatmaster") == s.attr(other, "xcatmaster") != old  # the database move happened
+    assert s.attr(node, "xcatmaster") in s.run("xdsh", node, "cat /etc/xcatinfo").stdout  # and the node's side
+    assert any(node in reason and "xcatmaster" in reason for reason in r.timeline(inc["id"]))
+

@@ -173,3 +173,17 @@ def test_a_crashing_verifier_cannot_verify_a_node_and_abort_stops_the_incident()
     pm.register(Stop(), name="stop")
     with pytest.raises(Abort):
         Hooks(pm).verify(INC, plan, ctx, takeover_errors={})
+
+
+def test_a_node_whose_servicenode_list_alone_names_the_backup_fails_the_database_check(sim):
+    """Reordered by hand (``chdef servicenode=sn2,sn1``): xcatmaster, and so the node, still on the failed SN."""
+    s = sim(nodes=8)
+    s.fail("sn1")
+    ctx = Context(build({}), LocalRunner(path_prefix=[str(s.bin)]))
+    hooks = Hooks(get_plugin_manager(load_entrypoints=False))
+    plan = hooks.plan(INC, ctx)
+    node = plan.moves[0].node
+    assert plan.moves[0].xcatmaster and ctx.xcat("chdef", node, "servicenode=sn2,sn1").rc == 0
+    verdicts = hooks.verify(INC, plan.only([node]), ctx, takeover_errors={})
+    db = next(v for v in verdicts if v.verifier == "database")
+    assert db.ok is False and f"xcatmaster is still {plan.moves[0].xcatmaster!r}" in db.detail, db

@@ -2,7 +2,8 @@
 
 ``lsdef -t node -o <nodes> -i servicenode,xcatmaster``: the first servicenode
 entry must be the planned backup and xcatmaster must be set (and equal the
-configured ``-D`` name if one is configured). A node for which the takeover
+configured ``-D`` name if one is configured), and changed since the plan: snmove
+changes both, a servicenode list reordered by hand changes only the first. A node for which the takeover
 printed an error (``takeover_errors``) fails here with that text: snmove has no
 rollback, so the database can be right while the node side was not done.
 
@@ -18,6 +19,7 @@ import logging
 from sntakeover import hookimpl
 from sntakeover.errors import Retry
 from sntakeover.model import NodeVerdict
+from sntakeover.xcatdb import database_move_missing
 from sntakeover.xcatout import check_names, parse_lsdef
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,9 @@ def sntakeover_verify(incident, plan, ctx, takeover_errors):
                 problems.append("xcatmaster is empty")
             elif destn.get(m.backup) and xm != destn[m.backup]:
                 problems.append(f"xcatmaster is {xm!r}, expected {destn[m.backup]!r}")
+            elif database_move_missing(m, attrs, destn.get(m.backup)):
+                problems.append(f"xcatmaster is still {xm!r}, as when planned: only the servicenode list changed, "
+                                f"its nodes still use {m.source}")
         if m.node in takeover_errors:
             problems.append(f"takeover reported: {takeover_errors[m.node]}")
         detail = "; ".join(problems) if problems else f"servicenode={sn} xcatmaster={xm}"
