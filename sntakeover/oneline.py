@@ -22,11 +22,15 @@ def summary_line(state: str, *, verified: Iterable[str] = (), failed: Iterable[s
     """The incident in one line.
 
     :param verified: nodes verified on their backup; ``moved_to`` says how many per backup.
+    :param pending: planned and not moved yet; once the incident has ended, these are
+        named with the ``skipped`` ones as not moved.
     :param committed: when fencing or moving began (the takeover time counts from there).
     :param closed: when it ended (``None``: still open, the time counts to now).
     """
     ok, bad, left, todo = list(verified), list(failed), list(skipped), list(pending)
     ended = state in TERMINAL
+    if ended:  # what it planned and never moved is not moved either, whatever the reason
+        left, todo = left + todo, []
     took = f" in {_span(committed, closed)}" if committed and _span(committed, closed) else ""
     parts: list[str] = []
     if ok or bad or todo:

@@ -514,3 +514,19 @@ def test_a_node_whose_servicenode_order_alone_was_changed_by_hand_is_still_moved
     assert s.attr(node, "xcatmaster") in s.run("xdsh", node, "cat /etc/xcatinfo").stdout  # and the node's side
     assert any(node in reason and "xcatmaster" in reason for reason in r.timeline(inc["id"]))
 
+
+def test_an_incident_that_ends_before_its_planned_nodes_moved_names_them_all_as_not_moved(sim, run):
+    from sntakeover.records import incident_line
+
+    s = sim()
+    s.fail("sn1")
+    r = run(s)
+    assert control(r, action="pause")["ok"]
+    r.send(event("sn1"))
+    inc = r.state("sn1", ("held",))
+    assert control(r, action="maintenance", servicenode="sn1", until="1h")["ok"]
+    inc = r.state("sn1")
+    assert inc["state"] == "suppressed", inc
+    left = s.nodes_first("sn1")  # the planned nodes and those without a backup: all still on sn1
+    line = incident_line(r.store, r.store.incident(inc["id"]))
+    assert line.startswith(f"nothing moved (suppressed), {len(left)} not moved: "), line
