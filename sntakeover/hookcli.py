@@ -306,10 +306,34 @@ def xcatmon_payload(a: argparse.Namespace) -> dict[str, Any]:
 # -- sending --------------------------------------------------------------------
 
 
+def as_text(value: Any) -> Any:
+    """Text from the command line or the environment as UTF-8, whatever the tool's locale.
+
+    Python reads bytes that are not UTF-8 (plugin output in a Latin-1 locale) as lone
+    surrogates, which the daemon refuses; each such byte becomes U+FFFD instead, as
+    the hooks that read standard input do.
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            try:
+                raw = value.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # a surrogate no byte was read as
+                raw = value.encode("utf-8", "replace")
+            return raw.decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {as_text(k): as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_text(v) for v in value]
+    return value
+
+
 def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a: argparse.Namespace, *, quiet: bool = False) -> int:
     endpoint = a.endpoint or default_endpoint()
     try:
-        payload = build(a)
+        payload = as_text(build(a))
     except UsageError as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
     try:

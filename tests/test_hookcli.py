@@ -163,3 +163,17 @@ def test_register_sets_func_on_each_subcommand():
     hookcli.register(parser.add_subparsers(dest="command"))
     for argv in (["hook", "regnotif"], ["hook", "monit", "up"]):
         assert callable(parser.parse_args(argv).func)
+
+
+def test_text_that_is_not_utf8_in_arguments_or_environment_is_delivered_with_a_replacement_character(
+        daemon, monkeypatch, tmp_path):
+    """Plugin output in a Latin-1 locale: the byte arrives as a lone surrogate (surrogateescape)."""
+    latin1 = os.fsdecode(b"CRITICAL - Verbindung abgelehnt f\xfcr sn1")
+    assert run(["hook", "nagios", "--endpoint", daemon.endpoint, "--host", "sn1", "--state", "DOWN",
+                "--state-type", "HARD", "--attempt", "3", "--problem-id", "301", "--output", latin1]) == 0
+    assert daemon.events[0]["kind"] == "sn.down" and not daemon.events[0]["duplicate"]
+    assert daemon.requests[0]["payload"]["output"] == "CRITICAL - Verbindung abgelehnt f\ufffdr sn1"
+    monkeypatch.setenv("MONIT_SERVICE", "sn2")
+    monkeypatch.setenv("MONIT_EVENT", os.fsdecode(b"Verbindung fehlgeschlagen \xe0 sn2"))
+    assert run(["hook", "monit", "down", "--endpoint", daemon.endpoint, "--state-dir", str(tmp_path)]) == 0
+    assert daemon.events[1]["servicenode"] == "sn2" and daemon.events[1]["kind"] == "sn.down"
