@@ -56,6 +56,7 @@ def test_monit_down_up(adapt):
     assert (down["kind"], down["state_type"], down["servicenode"]) == ("sn.down", "hard", "sn1")
     assert down["source"]["host"] == "mn1"  # monit's own host, the SN is MONIT_SERVICE
     assert down["id"] == "monit:sn1:down:1772619300"
+    assert down["time"] == "2026-03-04T10:15:30Z"  # when the hook ran (time), not when the failure began (since)
     assert adapt("monit", monit("up", since=1772619900))[0]["kind"] == "sn.up"
 
 

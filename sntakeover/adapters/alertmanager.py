@@ -2,6 +2,8 @@
 
 * ``firing`` -> ``sn.down`` (``state_type: hard``: Prometheus' ``for:`` and
   Alertmanager's ``group_wait`` already debounced it), ``resolved`` -> ``sn.up``.
+* ``time``: when a firing alert is delivered (it is firing now, however long
+  ago it began), ``endsAt`` for a resolved one.
 * id = ``am:<fingerprint>:<startsAt>:<status>``. The fingerprint is the hash
   of the alert's label set and ``startsAt`` marks this occurrence, so a
   reminder (``notification_reason: repeat interval elapsed``), a group update
@@ -26,6 +28,7 @@ from urllib.parse import urlsplit
 
 from sntakeover import hookimpl
 
+from ..clock import now
 from ..errors import EventRejected
 from ._common import NAME_LIST, clean_severity, event, make_id, options_schema, sn_name
 
@@ -80,7 +83,9 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
         status = alert["status"]
         firing = status == "firing"
         ends = alert.get("endsAt") or ZERO_TIME
-        when = alert["startsAt"] if firing or ends.startswith("0001-") else ends
+        # a firing alert is firing now: observed when delivered (a silence that expired, a bridge that was
+        # down, may bring an outage older than events.max_age); a resolved one ended at endsAt
+        when = now() if firing or ends.startswith("0001-") else ends
         annotations = alert.get("annotations", {})
         detail = f"alertmanager: {labels.get('alertname', '?')} {status}"
         if reason:

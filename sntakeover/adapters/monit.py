@@ -10,7 +10,8 @@ cycles while the failure lasts when ``repeat every N cycles`` is set. Those
 repeats are the same failure. The hook keeps, per service, the time the current
 direction began (``since``) in a small state file, so every repeat carries the
 same ``since`` and the id ``monit:<sn>:<direction>:<since>`` collapses them;
-the next down after an up starts a new ``since``.
+the next down after an up starts a new ``since``. The event's ``time`` is when
+the hook ran (``time``): a repeat long after the failure began is still news.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def sntakeover_adapt(source: str, payload: Any, options: dict[str, Any]) -> list
             tool=SOURCE,
             host=payload.get("monit_host"),
             ref=f"{payload['service']}@{payload['since']}",
-            time=utc_from_epoch(payload["since"], "$.since"),
+            # when the hook ran: a repeat says the failure is still there now
+            time=utc_from_epoch(payload.get("time", payload["since"]), "$.time" if "time" in payload else "$.since"),
             state_type="hard" if down else None,
             detail=detail,
         )
