@@ -140,7 +140,10 @@ def nagios_payload(a: argparse.Namespace) -> dict[str, Any]:
             "state_type": _state_type(a.state_type or _env(m["state_type"])),
             "attempt": attempt,
             "max_attempts": maxa,
-            "downtime": _int(a.downtime or _env(m["downtime"]), "--downtime", 0),
+            "downtime": max(_int(a.downtime or _env(m["downtime"]), "--downtime", 0),
+                            # a service handler: the host's downtime (the SN's maintenance) counts too
+                            _int(a.host_downtime or _env("NAGIOS_HOSTDOWNTIME"), "--host-downtime", 0)
+                            if service else 0),
             "problem_id": _int(a.problem_id or _env(m["problem_id"]), "--problem-id"),
             "last_problem_id": _int(a.last_problem_id or _env(m["last_problem_id"]), "--last-problem-id"),
             "last_state_change": _int(a.last_state_change or _env(m["last_state_change"]), "--last-state-change"),
@@ -396,6 +399,9 @@ def _add_nagios_like(p: argparse.ArgumentParser, icinga: bool) -> None:
     p.add_argument("--attempt", help="$HOSTATTEMPT$, or $HOSTATTEMPT$/$MAXHOSTATTEMPTS$")
     p.add_argument("--max-attempts", dest="max_attempts", help="$MAXHOSTATTEMPTS$")
     p.add_argument("--downtime", help="$HOSTDOWNTIME$ / $host.downtime_depth$ (depth; > 0 = in downtime)")
+    if not icinga:
+        p.add_argument("--host-downtime", dest="host_downtime",
+                       help="$HOSTDOWNTIME$ with --service: a service handler honours the host's downtime too")
     p.add_argument("--service", help="$SERVICEDESC$ when the handler is on a service check (e.g. xcatd); "
                    "then give the SERVICE macros ($SERVICESTATE$, $SERVICESTATETYPE$, $SERVICEPROBLEMID$...)")
     p.add_argument("--time", help="$TIMET$ (Unix time; default now)")

@@ -177,3 +177,27 @@ def test_text_that_is_not_utf8_in_arguments_or_environment_is_delivered_with_a_r
     monkeypatch.setenv("MONIT_EVENT", os.fsdecode(b"Verbindung fehlgeschlagen \xe0 sn2"))
     assert run(["hook", "monit", "down", "--endpoint", daemon.endpoint, "--state-dir", str(tmp_path)]) == 0
     assert daemon.events[1]["servicenode"] == "sn2" and daemon.events[1]["kind"] == "sn.down"
+
+
+def test_a_service_handler_sees_the_hosts_downtime(daemon, monkeypatch):
+    """Host downtime is how admins declare an SN's maintenance; the xcatd service check must honour it."""
+    for k, v in {"NAGIOS_HOSTNAME": "sn2", "NAGIOS_SERVICEDESC": "xcatd", "NAGIOS_SERVICESTATE": "CRITICAL",
+                 "NAGIOS_SERVICESTATETYPE": "HARD", "NAGIOS_SERVICEATTEMPT": "3", "NAGIOS_SERVICEDOWNTIME": "0",
+                 "NAGIOS_HOSTDOWNTIME": "1", "NAGIOS_SERVICEPROBLEMID": "4242"}.items():
+        monkeypatch.setenv(k, v)
+    assert run(["hook", "nagios", "--endpoint", daemon.endpoint]) == 0
+    assert daemon.requests[0]["payload"]["downtime"] == 1
+    for k in list(os.environ):
+        if k.startswith("NAGIOS_"):
+            monkeypatch.delenv(k)
+    assert run(["hook", "nagios", "--endpoint", daemon.endpoint, "--host", "sn2", "--service", "xcatd",
+                "--state", "CRITICAL", "--state-type", "HARD", "--attempt", "3", "--problem-id", "4243",
+                "--downtime", "0", "--host-downtime", "2"]) == 0
+    assert daemon.requests[1]["payload"]["downtime"] == 2
+    assert all(e["kind"] == "sn.down" for e in daemon.events)
+
+
+def test_the_shipped_nagios_service_command_passes_the_hosts_downtime():
+    cfg = (ROOT / "hooks" / "nagios" / "sntakeover.cfg").read_text()
+    service_line = next(line for line in cfg.splitlines() if "--service" in line and "command_line" in line)
+    assert '--host-downtime "$HOSTDOWNTIME$"' in service_line
