@@ -89,9 +89,48 @@ def set_maintenance(store: Store, servicenode: str, until: str, by: str, reason:
     return m
 
 
-def end_maintenance(store: Store, servicenode: str) -> bool:
+def end_maintenance(store: Store, servicenode: str) -> Maintenance | None:
+    """End the SN's maintenance now; returns the window that ended (None: there was none)."""
+    m = maintenance_of(store, servicenode, at=None)
     with store.tx() as db:
-        return db.execute("DELETE FROM maintenance WHERE servicenode = ?", (servicenode,)).rowcount == 1
+        gone = db.execute("DELETE FROM maintenance WHERE servicenode = ?", (servicenode,)).rowcount == 1
+    return m if gone else None
+
+
+def expired_maintenance(store: Store, recent: float) -> list[Maintenance]:
+    """Remove the windows that are over; returns those that ended less than ``recent`` seconds ago."""
+    t = now()
+    ended = []
+    with store.tx() as db:
+        for r in db.execute("SELECT * FROM maintenance WHERE until <= ?", (t,)).fetchall():
+            db.execute("DELETE FROM maintenance WHERE servicenode = ?", (r["servicenode"],))
+            if parse(t).timestamp() - parse(r["until"]).timestamp() <= recent:
+                ended.append(Maintenance(r["servicenode"], r["until"], r["since"], r["by"], r["reason"]))
+    return ended
+
+
+def reopen_after_maintenance(store: Store, m: Maintenance, how: str) -> tuple[int, str] | None:
+    """Confirm again an outage that was reported during the window ``m``, if nothing said it ended.
+
+    Its reminders carry the id of the report that was suppressed, so they are
+    duplicates and never act: the end of the window does. The SN's latest
+    incident, suppressed during the window and never committed, is reopened
+    (the probes decide again) unless an ``sn.up`` came for the SN since it
+    opened, or another incident of the SN is open. Returns (incident, reason).
+    """
+    sn = m.servicenode
+    with store.tx() as db:
+        if db.execute("SELECT 1 FROM incidents WHERE servicenode = ? AND closed IS NULL", (sn,)).fetchone():
+            return None
+        row = db.execute("SELECT id, opened FROM incidents WHERE servicenode = ? AND state = 'suppressed'"
+                         " AND closed >= ? AND committed IS NULL ORDER BY id DESC LIMIT 1", (sn, m.since)).fetchone()
+        if row is None or db.execute("SELECT 1 FROM events WHERE servicenode = ? AND kind = 'sn.up' AND received >= ?"
+                                     " LIMIT 1", (sn, row["opened"])).fetchone():
+            return None
+        reason = (f"maintenance of {sn} {how} (it began {m.since}); {sn} was reported down during it and nothing "
+                  "said it recovered: confirming it again")
+        store.reopen(db, row["id"], reason)
+        return row["id"], reason
 
 
 def maintenance_of(store: Store, servicenode: str, *, at: str | None = "now") -> Maintenance | None:

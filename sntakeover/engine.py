@@ -23,7 +23,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from . import poison
+from . import controls, poison
 from .clock import after, now
 from .config import Config
 from .context import Context
@@ -127,6 +127,7 @@ class Engine(Steps):
                     self._after_apply(*self._after.popleft())
                 if self.leading():
                     self.apply_pending()
+                    self.sweep()
                     self.schedule()
             except Exception:  # noqa: BLE001 - the loop must survive; next round retries
                 log.exception("engine loop error")
@@ -256,6 +257,22 @@ class Engine(Steps):
             self._notify(iid, None, state, reason)
         for iid, text in attention:
             self.attention(iid, text)
+
+    def sweep(self) -> list[int]:
+        """What time alone ends: maintenance windows that expired (an outage reported during one
+        is confirmed again, :func:`controls.reopen_after_maintenance`). Returns the reopened incidents."""
+        out = []
+        for m in controls.expired_maintenance(self.store, self.config.get("events", "reopen_window")):
+            again = controls.reopen_after_maintenance(self.store, m, "expired")
+            if again is not None:
+                self.reopened(*again)
+                out.append(again[0])
+        return out
+
+    def reopened(self, iid: int, reason: str) -> None:
+        """An incident a human's or time's act opened again: tell people, drive it now."""
+        self._notify(iid, State.SUPPRESSED, State.DETECTED, reason)
+        self.wake()
 
     def due(self) -> list[int]:
         """Open incidents that are due, and closed ones an sn.up asked to look at again (wake_at set)."""

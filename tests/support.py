@@ -306,6 +306,7 @@ class EngineRun:
         """Run due incidents until ``pred()`` is true (returns its value)."""
         def step():
             self.engine.apply_pending()
+            self.engine.sweep()
             value = pred()
             if value:
                 return value

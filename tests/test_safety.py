@@ -340,6 +340,39 @@ def test_maintenance_suppresses_and_its_end_lets_the_next_event_act(sim, run):
     assert r.state("sn1", ("done",))["id"] == inc["id"]
 
 
+@pytest.mark.parametrize("how", ["ended", "expired"])
+def test_an_outage_reported_during_maintenance_is_confirmed_again_when_it_ends(sim, run, how):
+    """The monitoring's reminders of that outage carry the same id (duplicates): the end of the window acts."""
+    s = sim()
+    s.fail("sn1")
+    r = run(s)
+    assert control(r, action="maintenance", servicenode="sn1", until="3s" if how == "expired" else "2h")["ok"]
+    r.send(event("sn1", id="nagios:sn1:42:DOWN:HARD:3"))
+    inc = r.state("sn1")
+    assert inc["state"] == "suppressed"
+    if how == "ended":
+        assert control(r, action="maintenance-end", servicenode="sn1")["ok"]
+    r.send(event("sn1", id="nagios:sn1:42:DOWN:HARD:3"))  # the same report again: a duplicate
+    done = r.state("sn1", ("done",))
+    assert done["id"] == inc["id"]
+    assert any("maintenance of sn1" in t and "confirming it again" in t for t in r.timeline(inc["id"]))
+
+
+def test_an_sn_that_recovered_during_maintenance_is_left_alone_when_it_ends(sim, run):
+    s = sim()
+    s.fail("sn1")
+    r = run(s)
+    assert control(r, action="maintenance", servicenode="sn1", until="2h")["ok"]
+    r.send(event("sn1"))
+    inc = r.state("sn1")
+    s.heal("sn1")
+    r.send(event("sn1", kind="sn.up"))
+    assert control(r, action="maintenance-end", servicenode="sn1")["ok"]
+    r.until(lambda: r.engine.sweep() is not None)  # the engine's round after the end
+    assert r.incident("sn1")["state"] == "suppressed" and r.incident("sn1")["id"] == inc["id"]
+    assert s.calls("snmove") == []
+
+
 def test_a_large_move_waits_for_approval_and_reject_cancels_it(sim, run):
     s = sim()
     s.fail("sn1")
