@@ -111,10 +111,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
     from .auth import server_setup
-    from .preflight import missing_commands
+    from .preflight import missing_commands, unknown_strategy
 
     server_setup(cfg)  # a tcp:// endpoint: its keys, as the daemon checks them at start (raises ConfigError)
     missing = missing_commands(cfg, hooks)
+    strategy = unknown_strategy(cfg, hooks)
+    if strategy:
+        missing.append(strategy)
     for line in missing:
         print(f"sntakeover check-config: {line}", file=sys.stderr)
     if missing:

@@ -25,13 +25,13 @@ from . import __version__
 from .auth import server_setup
 from .config import Config, check_options
 from .engine import Engine
-from .errors import AlreadyRunning
+from .errors import AlreadyRunning, ConfigError
 from .intakeloop import IntakeLoop
 from .leader import SoleLeadership, make_leadership
 from .outbox import Notifier
 from .plugins import Hooks, get_plugin_manager, plugin_names
 from .poison import quarantined
-from .preflight import missing_commands
+from .preflight import missing_commands, unknown_strategy
 from .retention import prune_config
 from .runner import Runner, make_runner
 from .service import STOP_GRACE, Service
@@ -133,6 +133,9 @@ class Daemon:
             log.warning("%s", warning)
         for missing in missing_commands(config, self.hooks):
             log.warning("%s", missing)
+        strategy = unknown_strategy(config, self.hooks)
+        if strategy:  # found only after fencing otherwise
+            raise ConfigError(strategy)
         self.runner = runner or make_runner(config)
         self._stop = threading.Event()
         self.started = time.time()

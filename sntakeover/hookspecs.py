@@ -202,6 +202,19 @@ def sntakeover_takeover(
     """
 
 
+@hookspec
+def sntakeover_takeover_strategies() -> list[str] | None:
+    """Collecting hook: the ``takeover.strategy`` names a plugin's :func:`sntakeover_takeover` implements.
+
+    ``sntakeover check-config`` and the daemon refuse a strategy that no plugin
+    names (a typo would otherwise be found only after the SN was fenced) --
+    unless a plugin implements ``sntakeover_takeover`` without this hook; then
+    the name cannot be checked and is let through.
+
+    :returns: the names, e.g. ``["mystrategy"]``, or ``None``.
+    """
+
+
 @hookspec(firstresult=True)
 def sntakeover_node_steps(strategy: str, incident: Incident, plan: Plan, ctx: Context) -> TakeoverResult | None:
     """Decision hook: run the node-side steps of the takeover again, never the database move.

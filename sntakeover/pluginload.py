@@ -51,6 +51,7 @@ ISOLATED_HOOKS = frozenset({
     "sntakeover_verify",
     "sntakeover_notify",
     "sntakeover_required_commands",
+    "sntakeover_takeover_strategies",
 })
 
 

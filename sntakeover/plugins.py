@@ -256,6 +256,23 @@ class Hooks:
         return out
 
     # collecting hook: the programs plugins run
+    def takeover_strategies(self) -> tuple[set[str], list[str]]:
+        """The strategy names the plugins declare, and the plugins that implement
+        ``sntakeover_takeover`` without declaring theirs (then any name may be theirs)."""
+        from .errors import ConfigError
+
+        names: set[str] = set()
+        declaring = set()
+        for impl in self.pm.hook.sntakeover_takeover_strategies.get_hookimpls():
+            got = impl.function()
+            if got is not None and (isinstance(got, str) or not all(isinstance(n, str) and n for n in got)):
+                raise ConfigError(f"plugin {impl.plugin_name}: sntakeover_takeover_strategies must return names")
+            names.update(got or ())
+            declaring.add(impl.plugin_name)
+        silent = sorted(i.plugin_name for i in self.pm.hook.sntakeover_takeover.get_hookimpls()
+                        if i.plugin_name not in declaring)
+        return names, silent
+
     def required_commands(self, config: Any) -> dict[str, list[str]]:
         """Command name -> the plugins that need it, for this configuration."""
         from .errors import ConfigError

@@ -1,8 +1,9 @@
-"""Checks before anything starts: are the programs the plugins need on the configured path?
+"""Checks before anything starts: are the programs the plugins need on the configured path,
+and does a plugin implement the configured takeover strategy?
 
 Plugins declare the commands they run (``sntakeover_required_commands``); each
 is looked up the way the local runner will run it: ``xcat.path`` first, then
-``PATH``.
+``PATH``. They name their strategies (``sntakeover_takeover_strategies``).
 """
 
 from __future__ import annotations
@@ -26,3 +27,13 @@ def missing_commands(config: Any, hooks: Hooks) -> list[str]:
         if shutil.which(name, path=path) is None:
             out.append(f"{name}: not found on xcat.path + PATH (needed by {', '.join(sorted(plugins))})")
     return out
+
+
+def unknown_strategy(config: Any, hooks: Hooks) -> str | None:
+    """Why ``takeover.strategy`` cannot work with the loaded plugins, or ``None``."""
+    strategy = config.get("takeover", "strategy")
+    names, silent = hooks.takeover_strategies()
+    if strategy in names or silent:
+        return None
+    known = ", ".join(sorted(names)) or "none"
+    return f"takeover.strategy = {strategy!r}: no loaded plugin implements it (known: {known})"

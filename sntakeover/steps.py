@@ -29,6 +29,7 @@ from .clock import age, after, now, span
 from .confirm import load_rounds, monitor_votes, streak, tally
 from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
 from .model import Incident, Plan, State
+from .preflight import unknown_strategy
 from .retry import RetrySteps
 from .verdicts import combine
 from .xcatdb import database_move_missing, live_nodes
@@ -204,6 +205,10 @@ class Steps(RetrySteps):
         what = f"{len(rd.ready)} node(s) move now ({groups_text(now_plan)}){later}"
         if inc.committed:
             self.move(inc.id, inc.state, State.MOVING, what)
+            return
+        unknown = unknown_strategy(self.config, self.hooks)
+        if unknown:  # the daemon refuses to start with one; never fence to find out
+            self.move(inc.id, inc.state, State.FAILED, f"{unknown}: nothing was fenced or moved")
             return
         policy = self.config.get("fence", "policy")
         if policy == "off":

@@ -1,5 +1,8 @@
 """Configuration: one schema (schemas/config.v1.json) gives defaults, types, limits and the README reference."""
 
+import subprocess
+import sys
+
 import pytest
 
 from sntakeover import config
@@ -221,3 +224,42 @@ def test_a_free_form_table_must_be_a_table():
     with pytest.raises(ConfigError, match=r"\[adapters.xcatmon\] must be a table"):
         build({"adapters": {"xcatmon": 15}})
     assert build({"adapters": {"xcatmon": {"bucket": 15}}}).adapter_options("xcatmon") == {"bucket": 15}
+
+
+def test_a_takeover_strategy_no_plugin_implements_is_refused_before_anything_runs(tmp_path, capsys, sim):
+    """A typo ('fsat') used to pass: the daemon fenced the SN, then found nothing to move the nodes with."""
+    s = sim(nodes=4)
+    cfg = write(tmp_path, f'[daemon]\nstate_dir = "{tmp_path}/st"\nruntime_dir = "{tmp_path}/run"\n'
+                          f'[xcat]\npath = ["{s.bin}"]\n[takeover]\nstrategy = "fsat"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert "takeover.strategy = 'fsat': no loaded plugin implements it (known: fast, parallel, snmove)" in err, err
+    r = subprocess.run([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "no loaded plugin implements it" in r.stderr, (r.returncode, r.stderr[-500:])
+
+
+def test_hook_sntakeover_takeover_strategies_names_what_a_plugin_implements():
+    from sntakeover import hookimpl
+    from sntakeover.plugins import Hooks, get_plugin_manager
+    from sntakeover.preflight import unknown_strategy
+
+    class Quiet:
+        @hookimpl
+        def sntakeover_takeover(self, strategy, incident, plan, ctx, dry_run):
+            return None
+
+    class Mine:
+        @hookimpl
+        def sntakeover_takeover_strategies(self):
+            return ["mine"]
+
+    pm = get_plugin_manager(load_entrypoints=False)
+    assert unknown_strategy(build({"takeover": {"strategy": "mine"}}), Hooks(pm))
+    pm.register(Mine(), name="mine")
+    assert unknown_strategy(build({"takeover": {"strategy": "mine"}}), Hooks(pm)) is None
+    pm.unregister(name="mine")
+    # a plugin that implements a strategy without naming it: any name may be its own
+    pm.register(Quiet(), name="quiet")
+    assert unknown_strategy(build({"takeover": {"strategy": "mine"}}), Hooks(pm)) is None
+    assert unknown_strategy(build({"takeover": {"strategy": "snmove"}}), Hooks(pm)) is None

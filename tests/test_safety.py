@@ -563,3 +563,13 @@ def test_an_incident_that_ends_before_its_planned_nodes_moved_names_them_all_as_
     left = s.nodes_first("sn1")  # the planned nodes and those without a backup: all still on sn1
     line = incident_line(r.store, r.store.incident(inc["id"]))
     assert line.startswith(f"nothing moved (suppressed), {len(left)} not moved: "), line
+
+
+def test_an_engine_whose_strategy_no_plugin_implements_fails_the_incident_before_fencing(sim, run):
+    s = sim()
+    s.fail("sn1")
+    r = run(s, config={"fence": {"policy": "best-effort"}, "takeover": {"strategy": "fsat"}})
+    r.send(event("sn1"))
+    inc = r.state("sn1")
+    assert inc["state"] == "failed" and "takeover.strategy = 'fsat': no loaded plugin implements it" in inc["reason"]
+    assert inc["committed"] is None and nothing_fenced_or_moved(s, r, inc["id"])

@@ -184,6 +184,11 @@ def sntakeover_node_steps(strategy, incident, plan, ctx):
 
 
 @hookimpl
+def sntakeover_takeover_strategies():
+    return [STRATEGY]
+
+
+@hookimpl
 def sntakeover_required_commands(config):
     if config.get("takeover", "strategy") != STRATEGY:
         return []

@@ -128,5 +128,10 @@ def sntakeover_takeover(strategy, incident, plan, ctx, dry_run):
 
 
 @hookimpl
+def sntakeover_takeover_strategies():
+    return [STRATEGY]
+
+
+@hookimpl
 def sntakeover_required_commands(config):
     return ["snmove"] if config.get("takeover", "strategy") == STRATEGY else []
