@@ -111,7 +111,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
     from .auth import server_setup
-    from .preflight import missing_commands, unknown_strategy
+    from .preflight import missing_commands, unknown_strategy, where_commands_run
 
     server_setup(cfg)  # a tcp:// endpoint: its keys, as the daemon checks them at start (raises ConfigError)
     missing = missing_commands(cfg, hooks)
@@ -127,6 +127,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"  store    {cfg.store_path}")
     print(f"  schemas  {', '.join(sorted(validators.names()))}")
     print(f"  plugins  {', '.join(plugin_names(pm))}")
+    print(f"  xCAT commands {where_commands_run(cfg)}")
     return exitcodes.OK
 
 

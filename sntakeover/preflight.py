@@ -20,7 +20,14 @@ def search_path(config: Any) -> str:
 
 
 def missing_commands(config: Any, hooks: Hooks) -> list[str]:
-    """One message per required command that is not found, naming the plugins that need it."""
+    """One message per required command that is not found, naming the plugins that need it.
+
+    With ``xcat.runner = "ssh"`` the commands run on the MN and cannot be looked up
+    here; what the runner needs locally is checked instead: its key and known_hosts files.
+    """
+    if config.get("xcat", "runner") == "ssh":
+        return [f"ssh.{key}: {config.get('ssh', key)}: cannot be read ({why})"
+                for key in ("key_file", "known_hosts") if (why := _unreadable(config.get("ssh", key)))]
     path = search_path(config)
     out = []
     for name, plugins in sorted(hooks.required_commands(config).items()):
@@ -37,3 +44,18 @@ def unknown_strategy(config: Any, hooks: Hooks) -> str | None:
         return None
     known = ", ".join(sorted(names)) or "none"
     return f"takeover.strategy = {strategy!r}: no loaded plugin implements it (known: {known})"
+
+
+def where_commands_run(config: Any) -> str:
+    """Where the xCAT commands are looked for and run, in words."""
+    if config.get("xcat", "runner") == "ssh":
+        return f"run on {config.get('ssh', 'host')} over SSH (not looked up here)"
+    return f"looked up on xcat.path ({', '.join(config.get('xcat', 'path'))}) + PATH"
+
+
+def _unreadable(path: str) -> str:
+    try:
+        with open(path, "rb"):
+            return ""
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__

@@ -263,3 +263,22 @@ def test_hook_sntakeover_takeover_strategies_names_what_a_plugin_implements():
     pm.register(Quiet(), name="quiet")
     assert unknown_strategy(build({"takeover": {"strategy": "mine"}}), Hooks(pm)) is None
     assert unknown_strategy(build({"takeover": {"strategy": "snmove"}}), Hooks(pm)) is None
+
+
+def test_check_config_with_the_ssh_runner_checks_its_key_files_not_the_local_path(tmp_path, capsys, monkeypatch):
+    """The xCAT commands are on the MN, reached over SSH: looking for them here always failed."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    key, known = tmp_path / "id_ed25519", tmp_path / "known_hosts"
+    text = (f'[xcat]\nrunner = "ssh"\npath = ["/opt/xcat/bin"]\n'
+            f'[ssh]\nhost = "mn1"\nkey_file = "{key}"\nknown_hosts = "{known}"\n')
+    cfg = write(tmp_path, text)
+    monkeypatch.setenv("PATH", str(empty))
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert f"ssh.key_file: {key}: cannot be read" in err and f"ssh.known_hosts: {known}: cannot be read" in err, err
+    assert "not found on xcat.path" not in err
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    known.write_text("mn1 ssh-ed25519 AAAA\n")
+    assert main(["check-config", "--config", str(cfg)]) == 0, capsys.readouterr().err
+    assert "run on mn1 over SSH" in capsys.readouterr().out
