@@ -225,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.func(args) or 0)
         except SntakeoverError as exc:
-            print(printable(f"sntakeover {args.command}: {exc}"), file=sys.stderr)
+            for line in str(exc).splitlines() or [""]:  # several configuration errors: one line each
+                print(printable(f"sntakeover {args.command}: {line}"), file=sys.stderr)
             return exitcodes.FAILED
 
     try:

@@ -282,3 +282,11 @@ def test_check_config_with_the_ssh_runner_checks_its_key_files_not_the_local_pat
     known.write_text("mn1 ssh-ed25519 AAAA\n")
     assert main(["check-config", "--config", str(cfg)]) == 0, capsys.readouterr().err
     assert "run on mn1 over SSH" in capsys.readouterr().out
+
+
+def test_several_configuration_errors_are_printed_one_per_line(tmp_path, capsys):
+    cfg = write(tmp_path, "[confirm]\nquorum = 0\nrounds = 0\n")
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"sntakeover check-config: {cfg}: confirm.quorum: must be at least 1, got 0",
+                     f"sntakeover check-config: {cfg}: confirm.rounds: must be at least 2, got 0"], lines
