@@ -42,11 +42,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def build_event(args: argparse.Namespace) -> dict[str, Any]:
     if args.json:
-        text = sys.stdin.read() if args.json == "-" else open(args.json, encoding="utf-8").read()
+        try:
+            text = sys.stdin.read() if args.json == "-" else open(args.json, encoding="utf-8").read()
+        except OSError as exc:
+            raise SntakeoverError(f"{args.json}: cannot be read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise SntakeoverError(f"{args.json}: not UTF-8 text: {exc}") from None
         try:
             return json.loads(text)
         except ValueError as exc:
             raise SntakeoverError(f"{args.json}: not valid JSON: {exc}") from None
+        except RecursionError:
+            raise SntakeoverError(f"{args.json}: JSON nested too deeply to be an event") from None
     if not args.kind or not args.servicenode:
         raise SntakeoverError("give --kind and --servicenode, or --json FILE")
     t = args.time or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

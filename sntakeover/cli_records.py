@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from .clicommon import client_keys, endpoint, load_config, open_store, since_time
+from .clicommon import client_keys, endpoint, load_config, open_store, seconds, since_time
 from .exitcodes import FAILED, NO_DAEMON, OK
 from .model import State
 from .printable import printable
@@ -161,7 +161,7 @@ def register(sub: Any, common) -> None:
     sp.add_argument("id", type=int)
     sp.add_argument("--json", action="store_true", help="as JSON (with --follow: once it has ended)")
     sp.add_argument("--follow", "-f", action="store_true", help="follow it live until it ends (exit 0 if done)")
-    sp.add_argument("--timeout", type=float, help="with --follow: give up after this many seconds")
+    sp.add_argument("--timeout", type=seconds, help="with --follow: give up after this many seconds")
     sp.set_defaults(func=cmd_show)
 
     sp = sub.add_parser("watch", help="follow a takeover live: an incident, a service node's, or the next one")
@@ -169,5 +169,5 @@ def register(sub: Any, common) -> None:
     sp.add_argument("target", nargs="?", metavar="ID|SN",
                     help="an incident number, or a service node (its open incident, else its next one); "
                          "default: every open incident, else the next one")
-    sp.add_argument("--timeout", type=float, help="give up after this many seconds")
+    sp.add_argument("--timeout", type=seconds, help="give up after this many seconds")
     sp.set_defaults(func=cmd_watch)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from typing import Callable
@@ -61,13 +62,35 @@ def open_store(args: argparse.Namespace):
     return Store(cfg.store_path, readonly=True)
 
 
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above 0 (``-1`` or ``nan`` would wait forever)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
+def attempts(text: str) -> int:
+    """An argparse type: how many times to try, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1 attempt")
+    return value
+
+
 def common(sp: argparse.ArgumentParser, endpoint: bool = False) -> None:
     """The options every command has (``--config``), and those of commands that ask the daemon."""
     sp.add_argument("--config", "-c", help="configuration file (default: $SNTAKEOVER_CONFIG or /etc/sntakeover/config.toml)")
     if endpoint:
         sp.add_argument("--endpoint", help="daemon endpoint (default: from the configuration, or $SNTAKEOVER_ENDPOINT)")
-        sp.add_argument("--timeout", type=float, default=2.5, help="seconds to wait for a reply per attempt")
-        sp.add_argument("--retries", type=int, default=3, help="attempts before giving up")
+        sp.add_argument("--timeout", type=seconds, default=2.5, help="seconds to wait for a reply per attempt")
+        sp.add_argument("--retries", type=attempts, default=3, help="attempts before giving up")
         key_options(sp)
 
 

@@ -51,9 +51,10 @@ def _common(timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) ->
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("daemon connection")
     g.add_argument("--endpoint", default=None, help="ZeroMQ endpoint (default: $SNTAKEOVER_ENDPOINT, else %s)" % DEFAULT_ENDPOINT)
-    g.add_argument("--timeout", type=float, default=timeout, help="seconds to wait per attempt (default %(default)s)")
-    g.add_argument("--retries", type=int, default=retries, help="attempts in total (default %(default)s)")
-    from .clicommon import key_options
+    from .clicommon import attempts, key_options, seconds
+
+    g.add_argument("--timeout", type=seconds, default=timeout, help="seconds to wait per attempt (default %(default)s)")
+    g.add_argument("--retries", type=attempts, default=retries, help="attempts in total (default %(default)s)")
 
     key_options(g)  # type: ignore[arg-type]
     return p

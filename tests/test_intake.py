@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 
+import pytest
 import zmq
 
 from sntakeover.cli import main
@@ -105,6 +106,20 @@ def test_send_cli_exit_codes(daemon, capsys):
     err = capsys.readouterr().err
     assert "rejected by the daemon: $.servicenode: '-x' is not a valid xCAT name" in err
     assert "(?!" not in err
+
+
+def test_send_json_that_cannot_be_read_is_a_usage_error_with_its_reason(tmp_path, capsys):
+    missing = tmp_path / "nonexistent.json"
+    assert main(["send", "--endpoint", f"ipc://{tmp_path}/x.sock", "--json", str(missing)]) == 2
+    assert f"sntakeover send: {missing}: cannot be read: No such file or directory" in capsys.readouterr().err
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    assert main(["send", "--endpoint", f"ipc://{tmp_path}/x.sock", "--json", str(deep)]) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+    for bad in ("-1", "nan", "0"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["send", "--endpoint", f"ipc://{tmp_path}/x.sock", f"--timeout={bad}", "--kind", "sn.up", "-s", "sn1"])
+        assert exit_.value.code == 2 and "give a number of seconds above 0" in capsys.readouterr().err
 
 
 def test_send_without_daemon_fails_clearly_and_in_bounded_time(tmp_path, capsys):
