@@ -291,11 +291,13 @@ def xcatmon_payload(a: argparse.Namespace) -> dict[str, Any]:
             raise UsageError("--node needs --status")
         statuses.append(_drop_none({"node": a.node, "status": a.status, "statustime": a.statustime}))
     else:
-        for line in _read_stdin().splitlines():
+        for n, line in enumerate(_read_stdin().splitlines(), 1):
             m = STATUS_LINE.match(line)
             if m and m.group(2):
                 statuses.append({"node": m.group(1), "status": m.group(2)[:255]})
-    if not statuses:
+            elif line.strip():  # reported after the others are delivered (exit 4)
+                a.unread.append(f"line {n} not read (not 'node: status'): {line[:200]!r}")
+    if not statuses and not a.unread:
         raise UsageError("no 'node: status' lines on standard input and no --node/--status")
     now = int(time.time())
     sd = a.state_dir or _env("SNTAKEOVER_HOOK_STATE") or "/var/tmp/sntakeover-xcatmon"
@@ -336,10 +338,16 @@ def as_text(value: Any) -> Any:
 
 def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a: argparse.Namespace, *, quiet: bool = False) -> int:
     endpoint = a.endpoint or default_endpoint()
+    a.unread = []  # input the hook itself could not read (xcatmon lines): reported, the rest is delivered
     try:
         payload = as_text(build(a))
     except UsageError as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
+    if a.unread and not payload.get("statuses"):
+        for line in a.unread:
+            print(f"sntakeover hook {source}: {line}", file=sys.stderr)
+        return _fail(source, f"sntakeover hook {source}: {len(a.unread)} line(s) not read, nothing to send",
+                     EXIT_REJECTED, a)
     try:
         keys = hook_keys(a, endpoint)
     except SntakeoverError as exc:
@@ -369,6 +377,11 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
                 print(f"sntakeover: accepted {ev.get('id')}{dup}")
         else:
             print("sntakeover: recorded, no event")
+    for line in a.unread:
+        print(f"sntakeover hook {source}: {line}", file=sys.stderr)
+    if a.unread:
+        return _fail(source, f"sntakeover hook {source}: {len(a.unread)} line(s) not read, {len(events)} stored",
+                     EXIT_REJECTED, a)
     if rejected:
         return _fail(source, f"sntakeover hook {source}: {len(rejected)} item(s) rejected, {len(events)} stored",
                      EXIT_REJECTED, a)

@@ -96,7 +96,7 @@ def test_regnotif_stdin(daemon, monkeypatch):
 
 def test_xcatmon_lines(daemon, monkeypatch):
     out = "sn1: noping\nsn2: sshd\ngarbage line\nsn3: nodelist.status: unreachable\n"
-    assert run(["hook", "xcatmon", "--endpoint", daemon.endpoint], monkeypatch, stdin=out) == 0
+    assert run(["hook", "xcatmon", "--endpoint", daemon.endpoint], monkeypatch, stdin=out) == 4  # the garbage line
     assert [(e["servicenode"], e["kind"]) for e in daemon.events] == [("sn1", "sn.down"), ("sn2", "sn.up"), ("sn3", "sn.down")]
 
 
@@ -201,3 +201,13 @@ def test_the_shipped_nagios_service_command_passes_the_hosts_downtime():
     cfg = (ROOT / "hooks" / "nagios" / "sntakeover.cfg").read_text()
     service_line = next(line for line in cfg.splitlines() if "--service" in line and "command_line" in line)
     assert '--host-downtime "$HOSTDOWNTIME$"' in service_line
+
+
+def test_xcatmon_lines_it_cannot_read_are_reported_and_the_others_stored(daemon, monkeypatch, capsys):
+    out = "sn1: noping\nbad;node: noping\n\nsn_bad!: noping\nsn2: sshd\nsn3:\n"
+    assert run(["hook", "xcatmon", "--endpoint", daemon.endpoint, "--state-dir", "-"], monkeypatch, stdin=out) == 4
+    assert [(e["servicenode"], e["kind"]) for e in daemon.events] == [("sn1", "sn.down"), ("sn2", "sn.up")]
+    err = capsys.readouterr().err
+    for n, line in ((2, "bad;node: noping"), (4, "sn_bad!: noping"), (6, "sn3:")):
+        assert f"line {n} not read (not 'node: status'): {line!r}" in err, err
+    assert "3 line(s) not read, 2 stored" in err
