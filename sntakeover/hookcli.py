@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import json
 import os
 import re
 import socket
@@ -258,7 +259,7 @@ def monit_payload(a: argparse.Namespace) -> dict[str, Any]:
             "since": direction_since(Path(sd) if sd != "-" else None, service, a.direction, now, a.max_gap),
             "time": now,
             "event": _env("MONIT_EVENT"),
-            "description": (_env("MONIT_DESCRIPTION") or "")[:4096] or None,
+            "description": _env("MONIT_DESCRIPTION"),
             "monit_host": _env("MONIT_HOST"),
             "monit_date": _env("MONIT_DATE"),
         }
@@ -336,11 +337,31 @@ def as_text(value: Any) -> Any:
     return value
 
 
+#: the tools' own words (plugin output, monit's event, a trigger's name): cut to what the schema
+#: takes rather than losing the event over its length
+FREE_TEXT = ("output", "event", "description", "trigger")
+
+
+def clip_free_text(source: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Cut each free-text field of ``payload`` to the ``maxLength`` of ``<source>.v1``, ending it with '…'."""
+    from .validation import schema_text
+
+    try:
+        props = json.loads(schema_text(f"{source}.v1.json")).get("properties", {})
+    except (OSError, ValueError):
+        return payload
+    for key in FREE_TEXT:
+        limit, value = props.get(key, {}).get("maxLength"), payload.get(key)
+        if limit and isinstance(value, str) and len(value) > limit:
+            payload[key] = value[:limit - 1] + "\u2026"
+    return payload
+
+
 def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a: argparse.Namespace, *, quiet: bool = False) -> int:
     endpoint = a.endpoint or default_endpoint()
     a.unread = []  # input the hook itself could not read (xcatmon lines): reported, the rest is delivered
     try:
-        payload = as_text(build(a))
+        payload = clip_free_text(source, as_text(build(a)))
     except UsageError as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
     if a.unread and not payload.get("statuses"):

@@ -253,6 +253,7 @@ class Intake:
         key = None
         if schema and not self.validators.is_valid(schema, payload):
             key = self.validators.by_name[schema].schema.get(ITEMS_KEYWORD)
+            self._check_item_count(schema, payload, key)
             payload, keep = self._drop_bad_items(schema, payload, key, rejected)
         opts = self.config.adapter_options(source) if options is None else options
         produced = self.hooks.adapt(source, payload, opts)
@@ -273,6 +274,14 @@ class Intake:
                 continue
             events.append(Event.from_dict(data))
         return events, rejected
+
+    def _check_item_count(self, schema: str, payload: Any, key: str | None) -> None:
+        """Too many items rejects the payload at once: a schema error would print them all, slowly."""
+        if not key or not isinstance(payload, dict) or not isinstance(payload.get(key), list):
+            return
+        limit = self.validators.by_name[schema].schema.get("properties", {}).get(key, {}).get("maxItems")
+        if limit is not None and len(payload[key]) > limit:
+            raise EventRejected(f"$.{key}", f"{len(payload[key])} items, more than the {limit} allowed here")
 
     def _drop_bad_items(
         self, schema: str, payload: Any, key: str | None, rejected: list[EventRejected]

@@ -111,7 +111,23 @@ def error_message(err: jsonschema.ValidationError) -> str:
         expected = schema.get("x-expected") or schema.get("description")
         shown = repr(err.instance) if len(repr(err.instance)) <= 80 else repr(err.instance)[:77] + "..."
         return f"{shown} is not {expected}" if expected else f"{shown} is not in the form expected here"
+    if err.validator in _SIZES and isinstance(err.instance, (str, list, dict)):
+        # by its size: the value itself may be megabytes, and its end is what a cut message loses
+        unit, bound = _SIZES[err.validator]
+        said = f"{len(err.instance)} {unit}, {bound.format(err.validator_value)}"
+        if isinstance(err.instance, str):
+            said += f": {err.instance[:40]!r}..."
+        return said
     return err.message
+
+
+#: validators about a size, described by the size (``9043 characters, more than the 8192 allowed here``)
+_SIZES = {"maxLength": ("characters", "more than the {} allowed here"),
+          "minLength": ("characters", "fewer than the {} needed here"),
+          "maxItems": ("items", "more than the {} allowed here"),
+          "minItems": ("items", "fewer than the {} needed here"),
+          "maxProperties": ("properties", "more than the {} allowed here"),
+          "minProperties": ("properties", "fewer than the {} needed here")}
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,15 @@ def test_xcatmon_lines_it_cannot_read_are_reported_and_the_others_stored(daemon,
     for n, line in ((2, "bad;node: noping"), (4, "sn_bad!: noping"), (6, "sn3:")):
         assert f"line {n} not read (not 'node: status'): {line!r}" in err, err
     assert "3 line(s) not read, 2 stored" in err
+
+
+def test_tool_text_longer_than_the_schema_takes_is_cut_not_the_event_lost(daemon, monkeypatch, tmp_path):
+    long = "CRITICAL - " + "x" * 20000
+    assert run(["hook", "nagios", "--endpoint", daemon.endpoint, "--host", "sn1", "--state", "DOWN",
+                "--state-type", "HARD", "--attempt", "3", "--problem-id", "77", "--output", long]) == 0
+    out = daemon.requests[0]["payload"]["output"]
+    assert len(out) == 8192 and out.startswith("CRITICAL - xxx") and out.endswith("\u2026")
+    monkeypatch.setenv("MONIT_SERVICE", "sn2")
+    monkeypatch.setenv("MONIT_EVENT", "Connection failed " * 100)
+    assert run(["hook", "monit", "down", "--endpoint", daemon.endpoint, "--state-dir", str(tmp_path)]) == 0
+    assert [e["kind"] for e in daemon.events] == ["sn.down", "sn.down"]

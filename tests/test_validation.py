@@ -71,3 +71,17 @@ def test_source_tool_is_required_and_strict(v):
                                          ("source", {"tool": "t", "host": "mon1\n"})])
 def test_no_pattern_lets_a_trailing_newline_through(v, field, value):
     assert reason(v, ev(**{field: value})).startswith(f"$.{field}")
+
+
+def test_a_value_or_a_list_that_is_too_long_is_described_by_its_size_not_printed(v):
+    from sntakeover.errors import EventRejected
+
+    payload = {"host": "sn1", "state": "DOWN", "state_type": "HARD", "time": 1772619342, "output": "x" * 9043}
+    with pytest.raises(EventRejected) as exc:
+        v.validate("nagios.v1", payload)
+    assert exc.value.path == "$.output"
+    assert exc.value.message.startswith("9043 characters, more than the 8192 allowed here: 'xxxx"), exc.value.message
+    assert len(exc.value.message) < 200
+    with pytest.raises(EventRejected) as exc:
+        v.validate("xcatmon.v1", {"statuses": [{"node": "sn1", "status": "noping"}] * 10001, "time": 1})
+    assert (exc.value.path, exc.value.message) == ("$.statuses", "10001 items, more than the 10000 allowed here")
