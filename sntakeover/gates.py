@@ -128,10 +128,13 @@ class Gates:
         if len(down) < 2:
             return None  # one SN down is what sntakeover is for
         try:
-            total = len(group_members(ctx, cfg["sn_group"]))
+            members = set(group_members(ctx, cfg["sn_group"]))
         except Retry as exc:
             raise Retry(f"cannot count the service nodes for the circuit breaker: {exc}") from exc
-        total = max(total, len(down))
+        down = [sn for sn in down if sn in members]  # a name that is no service node (an FQDN, a typo) counts not
+        if len(down) < 2:
+            return None
+        total = len(members)
         over_fraction = len(down) > cfg["max_fraction"] * total
         over_count = bool(cfg["max_count"]) and len(down) > cfg["max_count"]
         if not (over_fraction or over_count):

@@ -275,6 +275,20 @@ def test_three_of_eight_sns_down_trips_the_breaker_and_nothing_moves(sim, run):
         assert r.state(sn)["state"] == "done"
 
 
+def test_the_breaker_counts_only_members_of_its_sn_group(sim, run):
+    """Reports for names that are not service nodes (a monitoring FQDN, a compute node) never trip it."""
+    s = sim(nodes=32, sns=tuple(f"sn{i}" for i in range(1, 9)))
+    for sn in ("sn1", "sn3"):
+        s.fail(sn)
+    r = run(s, config={"confirm": {"timeout": 600}, "breaker": {"max_fraction": 0.2}})  # 2 of 8 would trip
+    for name in ("sn3.example.com", "cn5"):  # no incident of these can ever be confirmed or moved
+        r.send(event(name, id=f"down-{name}"))
+    r.send(event("sn1", id="down-sn1"))
+    inc = r.state("sn1")
+    assert inc["state"] == "done", inc["reason"]
+    assert not any("circuit breaker" in t for t in r.timeline(inc["id"]))
+
+
 def test_two_of_eight_do_not_trip_but_the_rate_limit_holds_the_second(sim, run):
     s = sim(nodes=32, sns=tuple(f"sn{i}" for i in range(1, 9)))
     s.fail("sn1")
