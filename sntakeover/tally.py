@@ -169,7 +169,8 @@ class CountingIntake(Intake):
 
     def finish(self, work: Work) -> dict[str, Any]:
         reply = super().finish(work)
-        if self.tally is not None:
+        if self.tally is not None and work.op not in ("control", "status", "ping"):
+            # an admin's verb the daemon will not apply ("no incident 999") is no refused event
             try:
                 if work.op == "batch" and reply.get("replies"):
                     for child, sub in zip(work.children, reply["replies"]):

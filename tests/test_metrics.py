@@ -86,6 +86,10 @@ def test_metrics_during_and_after_a_takeover_and_across_a_restart(sim, daemon):
     for used in set(re.findall(r"\bsntakeover_[a-z_]+", RULES.read_text())):
         assert used.removesuffix("_total") in names, used
 
+    # an admin's control verb the daemon will not apply is no rejected event
+    assert d.request({"v": 1, "op": "control", "action": "approve", "incident": 999, "by": "t"})["ok"] is False
+    assert d.request({"v": 1, "op": "control", "action": "resume", "by": "t"})["ok"] is True
+
     # counters come from the store: a restarted daemon says the same
     d.stop()
     d.start()
