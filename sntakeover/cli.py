@@ -118,13 +118,14 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
     from .auth import server_setup
-    from .preflight import missing_commands, unknown_strategy, where_commands_run
+    from .preflight import missing_commands, unknown_strategy, unusable_dirs, where_commands_run
 
     server_setup(cfg)  # a tcp:// endpoint: its keys, as the daemon checks them at start (raises ConfigError)
     missing = missing_commands(cfg, hooks)
     strategy = unknown_strategy(cfg, hooks)
     if strategy:
         missing.append(strategy)
+    missing += unusable_dirs(cfg)
     for line in missing:
         print(f"sntakeover check-config: {line}", file=sys.stderr)
     if missing:
@@ -234,6 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SntakeoverError as exc:
             for line in str(exc).splitlines() or [""]:  # several configuration errors: one line each
                 print(printable(f"sntakeover {args.command}: {line}"), file=sys.stderr)
+            return exitcodes.FAILED
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a directory that cannot be made, a file this user may not read...
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(printable(f"sntakeover {args.command}: {where}{exc.strerror or exc}"), file=sys.stderr)
             return exitcodes.FAILED
 
     try:

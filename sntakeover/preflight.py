@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 from .plugins import Hooks
@@ -59,3 +60,20 @@ def _unreadable(path: str) -> str:
             return ""
     except OSError as exc:
         return exc.strerror or type(exc).__name__
+
+
+def unusable_dirs(config: Any) -> list[str]:
+    """The daemon's directories that are not directories, or cannot be made where they would be."""
+    out = []
+    for key in ("state_dir", "runtime_dir"):
+        path = Path(config.get("daemon", key))
+        if path.exists():
+            if not path.is_dir():
+                out.append(f"daemon.{key}: {path}: is not a directory")
+            continue
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            out.append(f"daemon.{key}: {path}: cannot be made ({parent} is not a directory)")
+        elif parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+            out.append(f"daemon.{key}: {path}: cannot be made ({parent} is not writable for this user)")
+    return out

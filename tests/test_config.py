@@ -290,3 +290,17 @@ def test_several_configuration_errors_are_printed_one_per_line(tmp_path, capsys)
     lines = capsys.readouterr().err.splitlines()
     assert lines == [f"sntakeover check-config: {cfg}: confirm.quorum: must be at least 1, got 0",
                      f"sntakeover check-config: {cfg}: confirm.rounds: must be at least 2, got 0"], lines
+
+
+def test_state_and_runtime_dirs_that_cannot_be_made_are_reported_not_a_traceback(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    cfg = write(tmp_path, f'[daemon]\nstate_dir = "{afile}/state"\nruntime_dir = "{afile}"\n')
+    assert main(["check-config", "--config", str(cfg)]) == 1
+    err = capsys.readouterr().err
+    assert f"daemon.state_dir: {afile}/state: cannot be made ({afile} is not a directory)" in err, err
+    assert f"daemon.runtime_dir: {afile}: is not a directory" in err, err
+    r = subprocess.run([sys.executable, "-m", "sntakeover", "serve", "--config", str(cfg)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-800:]
+    assert f"sntakeover serve: {afile}/state: Not a directory" in r.stderr, r.stderr
