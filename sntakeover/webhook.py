@@ -258,6 +258,8 @@ class Bridge:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             return _reply(400, {"ok": False, "error": f"body is not JSON: {exc}"})
+        except RecursionError:  # a 4xx: the same body would fail again, Alertmanager must not retry it
+            return _reply(400, {"ok": False, "error": "body is JSON nested too deeply to be an Alertmanager payload"})
         if not isinstance(payload, dict):
             return _reply(400, {"ok": False, "error": "body is not a JSON object"})
         try:

@@ -94,6 +94,8 @@ def test_bad_requests(bridge, daemon):
     assert post(port, b"[1,2]")[0] == 400
     assert post(port, b"\xff\xfe")[0] == 400
     assert post(port, b"x" * 2000)[0] == 413
+    status, body = post(bridge(daemon.endpoint), b"[" * 200000 + b"]" * 200000)
+    assert status == 400 and "nested too deeply" in body["error"], (status, body)  # Alertmanager retries a 5xx
     assert post(port, PAYLOAD, path="/elsewhere")[0] == 404
     assert post(port, PAYLOAD, headers={"Content-Type": "text/plain"})[0] == 415
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
