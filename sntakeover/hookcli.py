@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import math
 import os
 import re
 import socket
@@ -80,9 +81,20 @@ def _int(value: Any, what: str, default: int | None = None) -> int | None:
     if value in (None, ""):
         return default
     try:
-        return int(float(str(value).strip()))
+        return int(_finite(value, what))
+    except OverflowError:
+        raise UsageError(f"{what} must be a number, got {value!r}") from None
+
+
+def _finite(value: Any, what: str) -> float:
+    """A number as the tools write them (``1772619300.5``); ``inf``/``nan`` are no time or count."""
+    try:
+        number = float(str(value).strip())
     except ValueError:
         raise UsageError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{what} must be a finite number, got {value!r}")
+    return number
 
 
 def _attempts(attempt: Any, max_attempts: Any) -> tuple[int | None, int | None]:
@@ -164,10 +176,7 @@ def icinga2_payload(a: argparse.Namespace) -> dict[str, Any]:
         raise UsageError("the host and state are required (--host/--state or SN_HOST/SN_STATE in env)")
     attempt, maxa = _attempts(a.attempt or _env("SN_ATTEMPT"), a.max_attempts or _env("SN_MAX_ATTEMPTS"))
     lsc = a.last_state_change or _env("SN_LAST_STATE_CHANGE")
-    try:
-        lsc_f = float(lsc) if lsc not in (None, "") else None
-    except ValueError:
-        raise UsageError(f"--last-state-change must be a Unix time, got {lsc!r}") from None
+    lsc_f = _finite(lsc, "--last-state-change (a Unix time)") if lsc not in (None, "") else None
     return _drop_none(
         {
             "host": host,

@@ -223,3 +223,16 @@ def test_tool_text_longer_than_the_schema_takes_is_cut_not_the_event_lost(daemon
     monkeypatch.setenv("MONIT_EVENT", "Connection failed " * 100)
     assert run(["hook", "monit", "down", "--endpoint", daemon.endpoint, "--state-dir", str(tmp_path)]) == 0
     assert [e["kind"] for e in daemon.events] == ["sn.down", "sn.down"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["nagios", "--host", "sn1", "--state", "DOWN", "--attempt", "inf"],
+    ["nagios", "--host", "sn1", "--state", "DOWN", "--time", "1e400"],
+    ["nagios", "--host", "sn1", "--state", "DOWN", "--downtime", "nan"],
+    ["icinga2", "--host", "sn1", "--state", "DOWN", "--last-state-change", "inf"],
+    ["icinga2", "--host", "sn1", "--state", "DOWN", "--last-state-change", "nan"],
+])
+def test_numbers_that_are_no_number_are_bad_arguments(daemon, capsys, argv):
+    assert run(["hook", argv[0], "--endpoint", daemon.endpoint, *argv[1:]]) == 2
+    assert "must be a finite number" in capsys.readouterr().err
+    assert daemon.requests == []
