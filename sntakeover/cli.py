@@ -118,6 +118,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in check_options(cfg, hooks.options_schemas()):
         print(f"warning: {warning}", file=sys.stderr)
     from .auth import server_setup
+    from .pgstore import redact
     from .preflight import missing_commands, unknown_strategy, unusable_dirs, where_commands_run
 
     server_setup(cfg)  # a tcp:// endpoint: its keys, as the daemon checks them at start (raises ConfigError)
@@ -132,7 +133,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return exitcodes.FAILED
     print(f"configuration {cfg.source}: OK")
     print(f"  endpoint {cfg.endpoint}")
-    print(f"  store    {cfg.store_path}")
+    print(f"  store    {redact(str(cfg.store_path))}")
     print(f"  schemas  {', '.join(sorted(validators.names()))}")
     print(f"  plugins  {', '.join(plugin_names(pm))}")
     print(f"  xCAT commands {where_commands_run(cfg)}")

@@ -12,6 +12,7 @@ import sys
 from typing import Callable
 
 from .errors import SntakeoverError
+from .pgstore import redact
 
 
 def setup_logging(level: str = "info") -> None:
@@ -58,7 +59,8 @@ def open_store(args: argparse.Namespace):
 
     cfg = load_config(args)
     if not store_exists(cfg.store_path):
-        raise SntakeoverError(f"no store at {cfg.store_path} (has the daemon ever run with this configuration?)")
+        raise SntakeoverError(f"no store at {redact(str(cfg.store_path))} "
+                              "(has the daemon ever run with this configuration?)")
     return Store(cfg.store_path, readonly=True)
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .errors import StoreError
+from .pgstore import redact
 from .store import Store, store_exists
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
     cfg = load(args.config)
     if not store_exists(cfg.store_path):
-        print(f"sntakeover prune: no store at {cfg.store_path}", file=sys.stderr)
+        print(f"sntakeover prune: no store at {redact(str(cfg.store_path))}", file=sys.stderr)
         return 1
     r = cfg["retention"]
     raw_days = r["raw_days"] if args.raw_days is None else args.raw_days

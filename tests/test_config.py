@@ -304,3 +304,12 @@ def test_state_and_runtime_dirs_that_cannot_be_made_are_reported_not_a_traceback
                        text=True, timeout=60)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-800:]
     assert f"sntakeover serve: {afile}/state: Not a directory" in r.stderr, r.stderr
+
+
+def test_check_config_never_prints_the_store_password(tmp_path, capsys, sim):
+    s = sim(nodes=4)
+    cfg = write(tmp_path, f'[daemon]\nstore = "postgresql://sntakeover:s3cretpw@db1/sntakeover"\n'
+                          f'[xcat]\npath = ["{s.bin}"]\n')
+    main(["check-config", "--config", str(cfg)])
+    out = capsys.readouterr()
+    assert "s3cretpw" not in out.out + out.err and "postgresql://sntakeover:***@db1/sntakeover" in out.out
