@@ -96,14 +96,18 @@ def common(sp: argparse.ArgumentParser, endpoint: bool = False) -> None:
         key_options(sp)
 
 
-def key_options(sp: argparse.ArgumentParser) -> None:
-    """``--client-key`` and ``--server-key``: CURVE keys for a ``tcp://`` endpoint."""
+def key_options(sp: argparse.ArgumentParser, *, from_config: bool = True) -> None:
+    """``--client-key`` and ``--server-key``: CURVE keys for a ``tcp://`` endpoint.
+
+    ``from_config=False``: the command reads no configuration (the hooks, the bridge).
+    """
+    client = ", else auth.client_key" if from_config else ""
+    server = ", else auth.server_public" if from_config else ""
     sp.add_argument("--client-key", metavar="FILE",
-                    help="tcp:// endpoint: this client's NAME.key_secret file (default: $SNTAKEOVER_CLIENT_KEY, "
-                         "else auth.client_key)")
+                    help=f"tcp:// endpoint: this client's NAME.key_secret file (default: $SNTAKEOVER_CLIENT_KEY{client})")
     sp.add_argument("--server-key", metavar="FILE",
-                    help="tcp:// endpoint: the daemon's public key file, server.key (default: "
-                         "$SNTAKEOVER_SERVER_KEY, else auth.server_public)")
+                    help=f"tcp:// endpoint: the daemon's public key file, server.key (default: "
+                         f"$SNTAKEOVER_SERVER_KEY{server})")
 
 
 def quiet_on_closed_pipe(run: Callable[[], int]) -> int:

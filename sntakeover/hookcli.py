@@ -58,7 +58,7 @@ def _common(timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES) ->
     g.add_argument("--timeout", type=seconds, default=timeout, help="seconds to wait per attempt (default %(default)s)")
     g.add_argument("--retries", type=attempts, default=retries, help="attempts in total (default %(default)s)")
 
-    key_options(g)  # type: ignore[arg-type]
+    key_options(g, from_config=False)  # type: ignore[arg-type] # hooks read no configuration
     return p
 
 
