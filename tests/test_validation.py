@@ -85,3 +85,11 @@ def test_a_value_or_a_list_that_is_too_long_is_described_by_its_size_not_printed
     with pytest.raises(EventRejected) as exc:
         v.validate("xcatmon.v1", {"statuses": [{"node": "sn1", "status": "noping"}] * 10001, "time": 1})
     assert (exc.value.path, exc.value.message) == ("$.statuses", "10001 items, more than the 10000 allowed here")
+
+
+def test_a_request_without_op_is_told_that_op_is_missing(v):
+    from sntakeover.errors import EventRejected
+
+    with pytest.raises(EventRejected) as exc:
+        v.validate("request.v1", {"v": 1})
+    assert (exc.value.path, exc.value.message) == ("$", "'op' is a required property")
