@@ -313,3 +313,17 @@ def test_check_config_never_prints_the_store_password(tmp_path, capsys, sim):
     main(["check-config", "--config", str(cfg)])
     out = capsys.readouterr()
     assert "s3cretpw" not in out.out + out.err and "postgresql://sntakeover:***@db1/sntakeover" in out.out
+
+
+def test_adapter_options_that_name_service_nodes_must_be_xcat_names():
+    """A map to 'sn1;reboot' passed check-config; then every event from that host was rejected."""
+    from sntakeover.config import check_options
+    from sntakeover.plugins import Hooks, get_plugin_manager
+
+    schemas = Hooks(get_plugin_manager(load_entrypoints=False)).options_schemas()
+    with pytest.raises(ConfigError, match=r"adapters\.nagios\.map\.sn1\.example\.com: 'sn1;reboot' is not an xCAT name"):
+        check_options(build({"adapters": {"nagios": {"map": {"sn1.example.com": "sn1;reboot"}}}}), schemas)
+    with pytest.raises(ConfigError, match=r"adapters\.xcatmon\.servicenodes\.0: 'sn 1' is not an xCAT name"):
+        check_options(build({"adapters": {"xcatmon": {"servicenodes": ["sn 1"]}}}), schemas)
+    assert check_options(build({"adapters": {"nagios": {"map": {"sn1.example.com": "sn1"}},
+                                             "xcatmon": {"servicenodes": ["sn1", "sn2"]}}}), schemas) == []

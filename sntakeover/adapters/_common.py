@@ -27,12 +27,16 @@ _IDPART = re.compile(r"[^!-~]")
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: an xCAT node name, as event.v1 has it (what a map gives or a list names reaches xCAT commands)
+XCAT_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}(?![\\s\\S])",
+             "x-expected": "an xCAT name: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 #: options every adapter understands (see sn_name)
 COMMON_OPTIONS: dict[str, Any] = {
-    "map": {"description": "tool name -> xCAT name", "type": "object", "additionalProperties": {"type": "string"}},
+    "map": {"description": "tool name -> xCAT name", "type": "object", "additionalProperties": XCAT_NAME},
     "strip_domain": {"description": "sn1.example.com -> sn1", "type": "boolean"},
 }
 NAME_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+SN_LIST = {"type": "array", "items": XCAT_NAME, "uniqueItems": True}
 STATE_TYPE = {"enum": ["hard", "soft"]}
 
 

@@ -50,7 +50,7 @@ from sntakeover import hookimpl
 
 from ..errors import EventRejected
 from ..xcatout import valid_name
-from ._common import NAME_LIST, STATE_TYPE, clean_text, digest, event, make_id, options_schema, sn_name, utc_from_epoch
+from ._common import SN_LIST, STATE_TYPE, clean_text, digest, event, make_id, options_schema, sn_name, utc_from_epoch
 from .xcatmon import direction
 
 SOURCE = "regnotif"
@@ -256,7 +256,7 @@ def _first(servicenode: str) -> str:
 def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
     return options_schema(
         SOURCE,
-        servicenodes={**NAME_LIST, "description": "the service nodes (default: members of sn_group)"},
+        servicenodes={**SN_LIST, "description": "the service nodes (default: members of sn_group)"},
         sn_group={"description": "xCAT group of the service nodes", "type": "string", "minLength": 1},
         state_type=STATE_TYPE,
     )

@@ -28,7 +28,7 @@ from typing import Any
 from sntakeover import hookimpl
 
 from ..errors import EventRejected
-from ._common import NAME_LIST, STATE_TYPE, clean_text, event, make_id, options_schema, sn_name, utc_from_epoch
+from ._common import SN_LIST, STATE_TYPE, clean_text, event, make_id, options_schema, sn_name, utc_from_epoch
 
 SOURCE = "xcatmon"
 DOWN = frozenset({"noping", "unreachable"})
@@ -49,7 +49,7 @@ def direction(status: str) -> str | None:
 def sntakeover_options_schema() -> dict[str, dict[str, Any]]:
     return options_schema(
         SOURCE,
-        servicenodes={**NAME_LIST, "description": "only these nodes count"},
+        servicenodes={**SN_LIST, "description": "only these nodes count"},
         state_type=STATE_TYPE,
         bucket={"description": "seconds; reports without 'since' within one bucket share an id", "type": "integer",
                 "minimum": 0},
