@@ -39,9 +39,19 @@ def summary(store: Store, iid: int) -> dict[str, Any]:
         "verdicts": sorted((dict(r) for r in store.verdicts_of(iid)), key=lambda r: (natural_key(r["node"]), r["verifier"])),
         "events": [dict(r) for r in store.events_of(iid)],
         "commands": [
-            {k: r[k] for k in ("seq", "started", "argv", "rc", "timed_out", "duration")} for r in store.commands_of(iid)
+            {**{k: r[k] for k in ("seq", "started", "rc", "timed_out", "duration")}, "argv": _argv(r["argv"])}
+            for r in store.commands_of(iid)
         ],
     }
+
+
+def _argv(stored: str) -> list[str]:
+    """A command's argv as a list (the store keeps it as JSON text)."""
+    try:
+        argv = json.loads(stored)
+    except (TypeError, ValueError):
+        return [str(stored)]
+    return [str(a) for a in argv] if isinstance(argv, list) else [str(argv)]
 
 
 def explain(row) -> str:

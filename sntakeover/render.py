@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .noderange import shorten
@@ -55,7 +54,7 @@ def render_incident(s: dict[str, Any]) -> str:
             rc = "rc=-" if c["rc"] is None else f"rc={c['rc']}"
             flag = " TIMEOUT" if c["timed_out"] else ""
             out.append(f"  {c['started']}  {rc:<6} {duration_text(c['duration']):>9}{flag}  "
-                       f"{argv_text(json.loads(c['argv']))}")
+                       f"{argv_text(c['argv'])}")
     if s["nodes"]:
         by: dict[str, list[str]] = {}
         for n in s["nodes"]:

@@ -44,6 +44,12 @@ def cli(history, *args: str, **kw) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, cwd=REPO, **kw)
 
 
+def test_show_json_gives_each_commands_argv_as_a_list(history):
+    data = json.loads(cli(history, "show", str(history["done"]["id"]), "--json").stdout)
+    snmoves = [c["argv"] for c in data["commands"] if c["argv"][0] == "snmove"]
+    assert snmoves and all(isinstance(a, list) and "-d" in a for a in snmoves), data["commands"][:3]
+
+
 def test_incidents_filters_and_says_how_many_more(history):
     r = cli(history, "incidents", "--limit", "2")
     lines = r.stdout.splitlines()
