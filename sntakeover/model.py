@@ -157,6 +157,10 @@ class ProbeResult:
     detail: str = ""
 
 
+#: the exit code recorded for an xCAT command a previous daemon started and never saw end
+INTERRUPTED = -1
+
+
 @dataclass(frozen=True)
 class NodeMove:
     """One node to move: from ``source`` (its first servicenode) to ``backup``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .model import INTERRUPTED
 from .noderange import shorten
 from .printable import printable
 
@@ -53,6 +54,8 @@ def render_incident(s: dict[str, Any]) -> str:
         for c in s["commands"]:
             rc = "rc=-" if c["rc"] is None else f"rc={c['rc']}"
             flag = " TIMEOUT" if c["timed_out"] else ""
+            if c["rc"] == INTERRUPTED:
+                rc, flag = "rc=?", " INTERRUPTED (the daemon restarted; its outcome is unknown)"
             out.append(f"  {c['started']}  {rc:<6} {duration_text(c['duration']):>9}{flag}  "
                        f"{argv_text(c['argv'])}")
     if s["nodes"]:

@@ -155,3 +155,17 @@ def test_a_bad_name_is_explained_not_quoted_as_a_regex(history):
     assert r.returncode == 2 and "neither an incident number nor a service node name" in r.stderr
     r = cli(history, "plan", "sn1;reboot")
     assert "not an xCAT node name (letters, digits" in r.stderr
+
+
+def test_show_names_a_command_a_previous_daemon_never_saw_end_as_interrupted():
+    from sntakeover.model import INTERRUPTED
+    from sntakeover.render import render_incident
+
+    s = {"id": 1, "servicenode": "sn1", "state": "done", "opened": "t0", "closed": "t1", "reason": "r",
+         "timeline": [], "nodes": [],
+         "commands": [{"seq": 1, "started": "t0", "argv": ["snmove", "cn1", "-d", "sn2"], "rc": INTERRUPTED,
+                       "timed_out": 0, "duration": 0.0},
+                      {"seq": 2, "started": "t0", "argv": ["lsdef", "cn1"], "rc": 0, "timed_out": 0, "duration": 0.2}]}
+    text = render_incident(s)
+    assert "rc=?" in text and "INTERRUPTED (the daemon restarted; its outcome is unknown)  snmove cn1 -d sn2" in text
+    assert "rc=0" in text and "rc=-1" not in text
