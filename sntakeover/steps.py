@@ -28,11 +28,11 @@ from . import controls
 from .clock import age, after, now, span
 from .confirm import load_rounds, monitor_votes, streak, tally
 from .gates import APPROVABLE, IDLE_RECHECK, Hold, approve_hint
-from .model import Incident, Plan, State
+from .model import INTERRUPTED, Incident, Plan, State
 from .preflight import unknown_strategy
 from .retry import RetrySteps
 from .verdicts import combine
-from .xcatdb import database_move_missing, live_nodes
+from .xcatdb import database_move_missing, live_nodes, not_a_node
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -61,6 +61,10 @@ class Steps(RetrySteps):
             self.move(inc.id, State.DETECTED, State.CONFIRMED, "takeover requested by a human: confirmation skipped")
         elif not cfg["enabled"]:
             self.move(inc.id, State.DETECTED, State.CONFIRMED, "confirmation disabled in the configuration")
+        elif said := not_a_node(self.context(inc.id), inc.servicenode):
+            self.move(inc.id, State.DETECTED, State.FAILED,
+                      f"{inc.servicenode} is not a node in the xCAT database (nodels: {said}): there is nothing to "
+                      "take over. Check the name the monitoring reports for it ([adapters.<tool>] map, strip_domain)")
         else:
             self.store.update_json(inc.id, "evidence", lambda e: {**e, "rounds": [], "reprobe": [],
                                                                   "confirming_since": now()})
@@ -386,7 +390,7 @@ class Steps(RetrySteps):
                     waited = True
                 if self._stop.wait(1.0):
                     raise Superseded("daemon stopping")
-            self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
+            self.store.command_finished(row["seq"], INTERRUPTED, False, 0.0, "", "(outcome unknown: daemon restarted)")
 
     def _forget_leftover_reads(self: Engine, iid: int) -> None:
         """After a restart, outside ``moving``: what the previous daemon left without a result were
@@ -395,7 +399,7 @@ class Steps(RetrySteps):
         running for ever."""
         for row in self.store.unfinished_commands(iid):
             if row["started"] < self.started_at and json.loads(row["argv"])[0] != "snmove":
-                self.store.command_finished(row["seq"], -1, False, 0.0, "", "(outcome unknown: daemon restarted)")
+                self.store.command_finished(row["seq"], INTERRUPTED, False, 0.0, "", "(outcome unknown: daemon restarted)")
 
     def step_verifying(self: Engine, inc: Incident) -> None:
         ctx = self.context(inc.id)

@@ -48,6 +48,20 @@ def database_move_missing(move, live: dict[str, str], destn: str | None) -> bool
     return bool(move.xcatmaster) and live.get("xcatmaster", "") == move.xcatmaster and destn != move.xcatmaster
 
 
+#: what xcatd answers when a noderange names a node or group it does not know (xcat.md 3.1)
+NOT_A_NODE = "Invalid nodes and/or groups in noderange"
+
+
+def not_a_node(ctx, name: str) -> str:
+    """xCAT's own words when it knows no node ``name`` (``nodels`` refuses it), else ``""``:
+    it is one, or xCAT could not tell (no answer, another error) -- never a guess."""
+    res = ctx.xcat("nodels", name)
+    if res.timed_out or res.rc == 0:
+        return ""
+    said = next((line.strip() for line in f"{res.stderr}\n{res.stdout}".splitlines() if NOT_A_NODE in line), "")
+    return said if name in said else ""
+
+
 def group_members(ctx, noderange: str) -> list[str]:
     """``nodels <noderange>``: the node names (an unknown name makes xCAT refuse the whole range)."""
     res = ctx.xcat("nodels", noderange)

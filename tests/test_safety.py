@@ -587,3 +587,30 @@ def test_an_engine_whose_strategy_no_plugin_implements_fails_the_incident_before
     inc = r.state("sn1")
     assert inc["state"] == "failed" and "takeover.strategy = 'fsat': no loaded plugin implements it" in inc["reason"]
     assert inc["committed"] is None and nothing_fenced_or_moved(s, r, inc["id"])
+
+
+def test_a_report_for_a_name_xcat_does_not_know_fails_at_once_saying_so(sim, run):
+    """Not five minutes of probes that cannot tell, then a page saying 'could not tell'."""
+    s = sim()
+    r = run(s, config={"confirm": {"timeout": 300}})
+    r.send(event("sn9", id="down-sn9"))
+    inc = r.state("sn9")
+    assert inc["state"] == "failed", inc
+    assert "sn9 is not a node in the xCAT database" in inc["reason"] and "Invalid nodes" in inc["reason"], inc["reason"]
+    assert "adapters" in inc["reason"]  # where an admin maps the monitoring's names
+
+
+def test_a_name_check_that_cannot_run_never_ends_the_incident(sim, run, tmp_path):
+    s = sim()
+    s.fail("sn1")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for cmd in s.bin.iterdir():  # the simulator's commands, but nodels answers nothing useful
+        (bindir / cmd.name).symlink_to(cmd)
+    (bindir / "nodels").unlink()
+    (bindir / "nodels").write_text("#!/bin/sh\necho 'Error: xcatd is not running' >&2\nexit 1\n")
+    (bindir / "nodels").chmod(0o755)
+    r = run(s, path=bindir)
+    r.send(event("sn1"))
+    inc = r.state("sn1", ("confirming", "confirmed", "moving", "verifying", "done", "partial", "failed", "held"))
+    assert "is not a node in the xCAT database" not in inc["reason"]
