@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from .clicommon import client_keys, endpoint, load_config, open_store, seconds, since_time
+from .clicommon import client_keys, endpoint, load_config, open_store, seconds, since_time, whole
 from .exitcodes import FAILED, NO_DAEMON, OK
 from .model import State
 from .printable import printable
@@ -150,7 +150,7 @@ def register(sub: Any, common) -> None:
     sp = sub.add_parser("incidents", help="list incidents from the store, newest first")
     common(sp)
     sp.add_argument("--json", action="store_true")
-    sp.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    sp.add_argument("--limit", type=whole(1), default=50, help="at most this many (default 50)")
     sp.add_argument("--since", type=since_time, help="opened since then: 24h, 7d, 2026-12-01T00:00:00Z")
     sp.add_argument("--state", choices=[s.value for s in State], help="only incidents in this state")
     sp.add_argument("--sn", metavar="SN", help="only incidents of this service node")

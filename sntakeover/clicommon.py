@@ -75,15 +75,21 @@ def seconds(text: str) -> float:
     return value
 
 
-def attempts(text: str) -> int:
-    """An argparse type: how many times to try, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give at least 1 attempt")
-    return value
+def whole(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give at least {minimum}")
+        return value
+    return parse
+
+
+#: how many times to try: at least once
+attempts = whole(1)
 
 
 def common(sp: argparse.ArgumentParser, endpoint: bool = False) -> None:

@@ -20,6 +20,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .clicommon import whole
 from .errors import StoreError
 from .pgstore import redact
 from .store import Store, store_exists
@@ -92,6 +93,6 @@ def register(subparsers: Any) -> None:
                               description=__doc__.splitlines()[0])
     p.add_argument("--config", "-c", help="configuration file")
     p.add_argument("--dry-run", "-n", action="store_true", help="only print what would be removed")
-    p.add_argument("--raw-days", type=int, help="override retention.raw_days")
-    p.add_argument("--events-days", type=int, help="override retention.events_days")
+    p.add_argument("--raw-days", type=whole(0), help="override retention.raw_days")
+    p.add_argument("--events-days", type=whole(0), help="override retention.events_days")
     p.set_defaults(func=cmd_prune)

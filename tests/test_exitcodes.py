@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 import zmq
 
 from sntakeover import exitcodes
@@ -91,3 +92,17 @@ def test_the_readme_documents_the_table():
     section = section[:section.index("\n## ", 5)]
     for code in (0, 1, 2, 3, 4, 5, 141):
         assert f"| {code} |" in section, code
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["prune", "--raw-days", "-5"], "'-5': give at least 0"),
+    (["incidents", "--limit", "-1"], "'-1': give at least 1"),
+    (["send", "--retries", "0", "--kind", "sn.up", "-s", "sn1"], "'0': give at least 1"),
+    (["maintenance", "sn1", "--until", "90m", "--end"], "not allowed with argument --until"),
+])
+def test_arguments_out_of_range_are_usage_errors(argv, says, capsys):
+    from sntakeover.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
