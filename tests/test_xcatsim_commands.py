@@ -172,3 +172,13 @@ def test_sim_cli(tmp_path, capsys):
     assert "sn1      DOWN   on     4" in out
     assert cli.main(["node-down", "cn3", "--dir", d]) == 0
     assert not load_state(d)["machines"]["cn3"]["up"]
+
+
+def test_nodels_takes_a_dotted_node_name_as_the_noderange(tmp_path):
+    """``nodels sn.2 hosts.ip``: a node whose name has a dot is a noderange, not a table.column."""
+    c = init_cluster(tmp_path / "dotted", nodes=4, sns=("sn.1", "sn.2"))
+    r = run(c, "nodels", "sn.2", "hosts.ip")
+    assert r.rc == 0 and r.out.startswith("sn.2: "), (r.rc, r.out, r.err)
+    assert run(c, "nodels", "noderes.servicenode==sn.1,sn.2").rc == 0  # no noderange: still all nodes
+    r = run(c, "nodels", "sn.9")
+    assert (r.rc, r.err) == (1, "Error: Invalid nodes and/or groups in noderange: sn.9\n")

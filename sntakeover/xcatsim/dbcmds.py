@@ -189,9 +189,10 @@ def nodels(ctx: Any, args: list[str]) -> None:
     blame = "-b" in args or "--blame" in args
     rest = [a for a in args if not a.startswith("-")]
     nr = "all"
-    if rest and "." not in rest[0] and not _SEL.match(rest[0]):
-        nr = rest.pop(0)
-    elif rest and not re.match(r"^\w+\.\w+", rest[0]):
+    # the first argument is the noderange unless it names a column of a node table (noderes.servicenode...):
+    # a node called sn.2 is a noderange
+    spec = re.match(r"^(\w+)\.\w+", rest[0]) if rest else None
+    if rest and not (spec and spec[1] in st.NODE_TABLES):
         nr = rest.pop(0)
     cols: list[tuple[str, str]] = []
     filters: list[tuple[str, str, str, str]] = []
