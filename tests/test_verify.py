@@ -187,3 +187,14 @@ def test_a_node_whose_servicenode_list_alone_names_the_backup_fails_the_database
     verdicts = hooks.verify(INC, plan.only([node]), ctx, takeover_errors={})
     db = next(v for v in verdicts if v.verifier == "database")
     assert db.ok is False and f"xcatmaster is still {plan.moves[0].xcatmaster!r}" in db.detail, db
+
+
+def test_the_plan_warns_that_snmove_rewrites_a_statelite_row_of_an_external_nfs_server(sim):
+    """xcat.md 2.7: any server without a $-variable becomes the new xcatmaster, an external NFS host too."""
+    s = sim(nodes=8)  # the simulator's statelite row: compute extnfs01:/nodedata
+    ctx = Context(build({}), LocalRunner(path_prefix=[str(s.bin)]))
+    hooks = Hooks(get_plugin_manager(load_entrypoints=False))
+    plan = hooks.plan(INC, ctx)
+    [warning] = [w for w in plan.warnings if "extnfs01" in w]
+    assert "extnfs01:/nodedata" in warning and f"{len(plan.moves)} planned node(s)" in warning
+    assert "new xcatmaster" in warning and "statelite table" in warning

@@ -10,7 +10,9 @@ Reads the live xCAT database once, when the incident is confirmed:
   leaks into the next ones (xcat.md §2.7; snmove.pm's statelite loop). Nodes
   covered by such a row, when more than one of them moves, are marked ``solo``:
   every strategy moves each of them with its own snmove call. If the table
-  cannot be read, every node is moved on its own, to be safe.
+  cannot be read, every node is moved on its own, to be safe. A row naming
+  another server than the failed SN (an external NFS server) gets a warning:
+  snmove rewrites any server without a ``$``-variable to the new xcatmaster.
 
 Whether each backup SN is healthy is not the planner's business: the engine
 probes the backups before moving and waits for them (``awaiting-backup``).
@@ -31,8 +33,13 @@ from sntakeover.xcatout import valid_name
 log = logging.getLogger(__name__)
 
 
-def statelite_hazards(ctx, planned: list[str]) -> tuple[set[str], list[str]]:
-    """Planned nodes that must move one per snmove call, and the warnings to say why."""
+def statelite_hazards(ctx, planned: list[str], servers: set[str] = frozenset()) -> tuple[set[str], list[str]]:
+    """Planned nodes that must move one per snmove call, and the warnings to say why.
+
+    :param servers: the names and addresses of the failed SN as its nodes know it (their
+        xcatmaster): a row whose server is none of them is another host's (an external NFS
+        server), which snmove rewrites all the same.
+    """
     res = ctx.xcat("tabdump", "statelite")
     try:
         if res.rc != 0 or res.timed_out:
@@ -45,11 +52,23 @@ def statelite_hazards(ctx, planned: list[str]) -> tuple[set[str], list[str]]:
     warnings = []
     for row in rows:
         mount = row.get("statemnt", "")
-        if row.get("disable") in ("1", "yes") or not ("$" in mount or "#CMD" in mount):
+        if row.get("disable") in ("1", "yes"):
             continue
+        server = mount.split(":", 1)[0]
+        variable = "$" in mount or "#CMD" in mount
+        if not variable and (not server or server in servers):
+            continue  # the failed SN's own row: snmove syncs it to the backup, as it should
         members = _members(ctx, row.get("node", ""))
         # snmove.pm: grep(/$n/, @nodeattr) -- a substring (regex) match, so cn1 is covered by cn10's row
         covered = [n for n in planned if any(re.search(n, m) for m in members)]
+        if not variable:
+            if covered:
+                warnings.append(
+                    f"statelite row {row.get('node')!r} ({mount}) names {server}, not the failed SN, and covers "
+                    f"{len(covered)} planned node(s): snmove rewrites a server without a $-variable to the new "
+                    f"xcatmaster, so each of them gets a per-node row <new xcatmaster>:{mount.split(':', 1)[-1]}. "
+                    f"If {server} is an external NFS server, check the statelite table after the takeover")
+            continue
         if len(covered) > 1:
             solo.update(covered)
             warnings.append(
@@ -92,8 +111,8 @@ def sntakeover_plan(incident, ctx):
             moves.append(NodeMove(node, sn, entries[1], attrs["servicenode"], attrs.get("xcatmaster", ""),
                                   os=attrs.get("os", "")))
     warnings: list[str] = []
-    if len(moves) > 1:
-        solo, warnings = statelite_hazards(ctx, [m.node for m in moves])
+    if moves:
+        solo, warnings = statelite_hazards(ctx, [m.node for m in moves], {sn, *(m.xcatmaster for m in moves)})
         if solo:
             moves = [NodeMove(**{**m.__dict__, "solo": True}) if m.node in solo else m for m in moves]
     return Plan(tuple(moves), skipped, tuple(warnings))
