@@ -17,7 +17,7 @@ import pytest
 from support import REPO, event
 from test_adapter_regnotif import NODELIST, SN1, text
 
-from sntakeover import hookcli
+from sntakeover import hookcli, hookpayloads
 from sntakeover.cli import main as cli_main
 from sntakeover.model import Incident, State
 from sntakeover.notifytext import message
@@ -77,10 +77,10 @@ def payload(tool: str, argv: list[str], stdin: str | None = None, env: dict[str,
     for k, v in (env or {}).items():
         monkeypatch.setenv(k, v)
     if stdin is not None:
-        monkeypatch.setattr(hookcli, "_read_stdin", lambda: stdin)
-    build = {"nagios": hookcli.nagios_payload, "icinga2": hookcli.icinga2_payload, "zabbix": hookcli.zabbix_payload,
-             "monit": hookcli.monit_payload, "regnotif": hookcli.regnotif_payload,
-             "xcatmon": hookcli.xcatmon_payload}[tool]
+        monkeypatch.setattr(hookpayloads, "_read_stdin", lambda: stdin)
+    build = {"nagios": hookpayloads.nagios_payload, "icinga2": hookpayloads.icinga2_payload, "zabbix": hookpayloads.zabbix_payload,
+             "monit": hookpayloads.monit_payload, "regnotif": hookpayloads.regnotif_payload,
+             "xcatmon": hookpayloads.xcatmon_payload}[tool]
     return build(a)
 
 

@@ -18,7 +18,7 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sntakeover import hookcli
+from sntakeover import hookcli, hookpayloads
 
 # outages: each a list of gaps (seconds) between the repeated handler runs of that outage;
 # the outages follow each other with a gap (0 = within the same second)
@@ -28,8 +28,8 @@ OUTAGES = st.lists(st.tuples(st.lists(st.integers(0, 900), min_size=1, max_size=
 
 def nagios_args(**kw) -> argparse.Namespace:
     base = dict(host=None, state=None, state_type=None, attempt=None, max_attempts=None, downtime=None,
-                service=None, time=None, output=None, address=None, problem_id=None, last_problem_id=None,
-                last_state_change=None)
+                host_downtime=None, service=None, time=None, output=None, address=None, problem_id=None,
+                last_problem_id=None, last_state_change=None)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -71,7 +71,7 @@ def test_nagios_service_check_through_environment_macros(adapt, outages, first_p
                    "NAGIOS_SERVICESTATE": "CRITICAL", "NAGIOS_SERVICESTATETYPE": "HARD", "NAGIOS_SERVICEATTEMPT": "3",
                    "NAGIOS_MAXSERVICEATTEMPTS": "3", "NAGIOS_SERVICEPROBLEMID": str(problem), "NAGIOS_TIMET": str(t)}
             with mock.patch.dict(os.environ, env):
-                payload = hookcli.nagios_payload(nagios_args())
+                payload = hookpayloads.nagios_payload(nagios_args())
             [ev] = adapt("nagios", payload)
             assert ev["state_type"] == "hard" and ev["kind"] == "sn.down"
             got.append(ev["id"])
@@ -83,7 +83,7 @@ def test_nagios_service_check_through_environment_macros(adapt, outages, first_p
 @given(OUTAGES)
 def test_nagios_without_problem_ids_uses_the_last_state_change(adapt, outages):
     def one(changed, t):
-        payload = hookcli.nagios_payload(nagios_args(host="sn1", state="DOWN", state_type="HARD", attempt="3",
+        payload = hookpayloads.nagios_payload(nagios_args(host="sn1", state="DOWN", state_type="HARD", attempt="3",
                                                      problem_id="0", last_state_change=str(changed), time=str(t)))
         return adapt("nagios", payload)[0]["id"]
 
@@ -136,11 +136,11 @@ def _stateful(adapt, outages, source, build) -> None:
         ids, t = [], 1772619342
         for repeats, gap in outages:
             t += gap
-            hookcli.direction_since(Path(d), "sn1", "up", t)  # the recovery in between
+            hookpayloads.direction_since(Path(d), "sn1", "up", t)  # the recovery in between
             got = []
             for r in repeats:
                 t += r
-                got.append(adapt(source, build(hookcli.direction_since(Path(d), "sn1", "down", t), t))[0]["id"])
+                got.append(adapt(source, build(hookpayloads.direction_since(Path(d), "sn1", "down", t), t))[0]["id"])
             ids.append(got)
         check(ids)
 
@@ -159,10 +159,10 @@ def test_xcatmon(adapt, outages):
 
 
 def test_a_down_reported_after_a_long_silence_is_a_new_outage(tmp_path):
-    first = hookcli.direction_since(tmp_path, "sn1", "down", 1000)
-    assert hookcli.direction_since(tmp_path, "sn1", "down", 1000 + 600) == first  # monit's repeat
+    first = hookpayloads.direction_since(tmp_path, "sn1", "down", 1000)
+    assert hookpayloads.direction_since(tmp_path, "sn1", "down", 1000 + 600) == first  # monit's repeat
     # the 'up' was never seen (monit was stopped during the recovery): a day later is a new outage
-    assert hookcli.direction_since(tmp_path, "sn1", "down", 1000 + 600 + 86400) != first
+    assert hookpayloads.direction_since(tmp_path, "sn1", "down", 1000 + 600 + 86400) != first
 
 
 @settings(max_examples=40, deadline=None)
@@ -171,8 +171,8 @@ def test_regnotif_same_change_twice_in_one_second(adapt, n):
     text = "u\nnodelist\n[old data]\nnode,groups,status\nsn1,service,sshd\n[new data]\nstatus\nnoping\n"
     payloads = []
     for _ in range(n):  # xcatd runs the hook once per change; every run has its own nonce
-        with mock.patch.object(hookcli, "_read_stdin", lambda: text):
-            payloads.append(dict(hookcli.regnotif_payload(argparse.Namespace()), time=1772619342))
+        with mock.patch.object(hookpayloads, "_read_stdin", lambda: text):
+            payloads.append(dict(hookpayloads.regnotif_payload(argparse.Namespace()), time=1772619342))
     ids = [[adapt("regnotif", p)[0]["id"], adapt("regnotif", dict(p))[0]["id"]] for p in payloads]
     check(ids)
 
