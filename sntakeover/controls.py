@@ -100,10 +100,12 @@ def end_maintenance(store: Store, servicenode: str) -> Maintenance | None:
 def expired_maintenance(store: Store, recent: float) -> list[Maintenance]:
     """Remove the windows that are over; returns those that ended less than ``recent`` seconds ago."""
     t = now()
+    if not store.query("SELECT 1 FROM maintenance WHERE until <= ? LIMIT 1", (t,)):
+        return []  # the common case: no write transaction (and no fsync) for nothing
     ended = []
     with store.tx() as db:
         for r in db.execute("SELECT * FROM maintenance WHERE until <= ?", (t,)).fetchall():
-            db.execute("DELETE FROM maintenance WHERE servicenode = ?", (r["servicenode"],))
+            db.execute("DELETE FROM maintenance WHERE servicenode = ? AND until = ?", (r["servicenode"], r["until"]))
             if parse(t).timestamp() - parse(r["until"]).timestamp() <= recent:
                 ended.append(Maintenance(r["servicenode"], r["until"], r["since"], r["by"], r["reason"]))
     return ended
