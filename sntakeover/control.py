@@ -97,11 +97,9 @@ def apply_control(engine: Engine, req: dict[str, Any]) -> dict[str, Any]:
         sn = req["servicenode"]
         ended = controls.end_maintenance(store, sn)
         if ended is not None:
-            again = controls.reopen_after_maintenance(store, ended, f"ended by {by}")
-            if again is not None:
-                engine.reopened(*again)
-                return _ok(f"maintenance of {sn} ended by {by}; incident {again[0]}, reported during it, is "
-                           "confirmed again")
+            iid = engine.maintenance_over(ended, f"ended by {by}")
+            if iid is not None:
+                return _ok(f"maintenance of {sn} ended by {by}; incident {iid}, reported during it, is confirmed again")
             return _ok(f"maintenance of {sn} ended by {by}")
         return _ok(f"{sn} was not in maintenance")
     return _no(f"unknown action {action!r}")

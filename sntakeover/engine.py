@@ -263,16 +263,21 @@ class Engine(Steps):
         is confirmed again, :func:`controls.reopen_after_maintenance`). Returns the reopened incidents."""
         out = []
         for m in controls.expired_maintenance(self.store, self.config.get("events", "reopen_window")):
-            again = controls.reopen_after_maintenance(self.store, m, "expired")
-            if again is not None:
-                self.reopened(*again)
-                out.append(again[0])
+            iid = self.maintenance_over(m, "expired")
+            if iid is not None:
+                out.append(iid)
         return out
 
-    def reopened(self, iid: int, reason: str) -> None:
-        """An incident a human's or time's act opened again: tell people, drive it now."""
+    def maintenance_over(self, m: controls.Maintenance, how: str) -> int | None:
+        """The window ``m`` ended (``how``): confirm again an outage reported during it, tell people,
+        drive it now. Returns the incident reopened, if any."""
+        again = controls.reopen_after_maintenance(self.store, m, how)
+        if again is None:
+            return None
+        iid, reason = again
         self._notify(iid, State.SUPPRESSED, State.DETECTED, reason)
         self.wake()
+        return iid
 
     def due(self) -> list[int]:
         """Open incidents that are due, and closed ones an sn.up asked to look at again (wake_at set)."""

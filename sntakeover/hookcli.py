@@ -108,15 +108,16 @@ def clip_free_text(source: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a: argparse.Namespace, *, quiet: bool = False) -> int:
     endpoint = a.endpoint or default_endpoint()
-    a.unread = []  # input the hook itself could not read (xcatmon lines): reported, the rest is delivered
     try:
         payload = clip_free_text(source, as_text(build(a)))
     except UsageError as exc:
         return _fail(source, f"sntakeover hook {source}: {exc}", EXIT_USAGE, a)
-    if a.unread and not payload.get("statuses"):
-        for line in a.unread:
+    # input the builder itself could not read (xcatmon lines): reported, the rest is delivered
+    unread = vars(a).get("unread", [])
+    if unread and not payload.get("statuses"):
+        for line in unread:
             print(f"sntakeover hook {source}: {line}", file=sys.stderr)
-        return _fail(source, f"sntakeover hook {source}: {len(a.unread)} line(s) not read, nothing to send",
+        return _fail(source, f"sntakeover hook {source}: {len(unread)} line(s) not read, nothing to send",
                      EXIT_REJECTED, a)
     try:
         keys = hook_keys(a, endpoint)
@@ -147,10 +148,10 @@ def _send(source: str, build: Callable[[argparse.Namespace], dict[str, Any]], a:
                 print(f"sntakeover: accepted {ev.get('id')}{dup}")
         else:
             print("sntakeover: recorded, no event")
-    for line in a.unread:
+    for line in unread:
         print(f"sntakeover hook {source}: {line}", file=sys.stderr)
-    if a.unread:
-        return _fail(source, f"sntakeover hook {source}: {len(a.unread)} line(s) not read, {len(events)} stored",
+    if unread:
+        return _fail(source, f"sntakeover hook {source}: {len(unread)} line(s) not read, {len(events)} stored",
                      EXIT_REJECTED, a)
     if rejected:
         return _fail(source, f"sntakeover hook {source}: {len(rejected)} item(s) rejected, {len(events)} stored",
